@@ -1,0 +1,13 @@
+//! `wbc`: the compiler for `.wb` routing files.
+//!
+//! The pipeline reads top to bottom, one module per stage:
+//! `parse` (pest grammar -> [`ast`]), `desugar` (inline flow expressions ->
+//! core routing table), `check` (core table -> [`graph::Graph`] plus
+//! diagnostics), `codegen` (graph -> Rust tokens -> formatted `main.rs`),
+//! `build` (crate on disk -> cargo -> binary). See ARCHITECTURE.md.
+
+pub mod ast;
+pub mod catalog;
+pub mod diagnostic;
+pub mod graph;
+pub mod span;
