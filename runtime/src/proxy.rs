@@ -28,14 +28,15 @@
 //!
 //! # Running a hand-wired proxy as a separate process
 //!
-//! RSS and SIGTERM tests need a real process. The pattern: the test binary
-//! re-executes itself (`std::env::current_exe()`) with
-//! `--exact <child_test_name> --nocapture --ignored` (or any filter that
-//! selects one `#[test]`), an environment variable that the child test checks
-//! (it returns at once when the variable is absent), and the proxy's flags
-//! after it in another environment variable. The child test calls
-//! [`crate::launch_with_args`] with those flags and ends with
-//! `std::process::exit(code)`. `runtime/tests/shutdown_process.rs` does this.
+//! RSS and SIGTERM tests need a real process. The pattern used by
+//! `runtime/tests/stdio_process.rs` and `runtime/tests/scenarios/`: the test
+//! target is declared with `harness = false` in `runtime/Cargo.toml`, so its
+//! `main` is ours. When an environment variable names a graph, `main` *is* a
+//! proxy: it wires that graph by hand inside [`crate::launch_with_args`]
+//! (taking the proxy's flags from another variable or its own arguments) and
+//! returns the exit code; otherwise `main` runs the tests, which re-execute
+//! `std::env::current_exe()` with the variable set. A libtest harness would
+//! print its own lines on stdout, which a `stdout` proxy cannot share.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -181,9 +182,7 @@ impl Report {
     pub fn success(&self) -> bool {
         self.drained && self.failed_modules.is_empty()
     }
-}
 
-impl Report {
     /// The counters of the queue `from_module.from_queue -> ...`.
     pub fn queue_from(&self, from_module: &str, from_queue: &str) -> Option<Counters> {
         self.queues
