@@ -10,4 +10,5 @@ pub mod ast;
 pub mod catalog;
 pub mod diagnostic;
 pub mod graph;
+pub mod parse;
 pub mod span;
