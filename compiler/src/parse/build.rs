@@ -117,15 +117,21 @@ impl Builder<'_> {
         {
             Some(n) => n,
             None => {
-                self.diagnostics.push(
+                let mut diagnostic =
                     Diagnostic::new(Code::E0006, span, format!("{what} literal is out of range"))
-                        .with_label("does not fit in a signed 64-bit integer")
-                        .with_note(format!(
-                            "the {what} must be between {} and {}",
-                            i64::MIN / scale,
-                            i64::MAX / scale
-                        )),
-                );
+                        .with_label(format!("does not fit in a signed 64-bit {what}"));
+                if scale > 1 {
+                    let unit = if what == "duration" {
+                        "milliseconds"
+                    } else {
+                        "bytes"
+                    };
+                    diagnostic = diagnostic.with_note(format!(
+                        "{what}s are counted in {unit}, at most {}",
+                        i64::MAX
+                    ));
+                }
+                self.diagnostics.push(diagnostic);
                 if negative {
                     i64::MIN
                 } else {
