@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use wbc::catalog::{kind, KindSpec, KINDS};
+use wbc::catalog::{kind, KindSpec, Queues, KINDS};
 
 use super::list::queues;
 use super::{SUCCESS, USAGE};
