@@ -9,5 +9,8 @@
 pub mod ast;
 pub mod catalog;
 pub mod diagnostic;
+pub mod fmt;
 pub mod graph;
+pub mod parse;
+pub mod render;
 pub mod span;
