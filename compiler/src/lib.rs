@@ -8,6 +8,8 @@
 
 pub mod ast;
 pub mod catalog;
+pub mod check;
+pub mod desugar;
 pub mod diagnostic;
 pub mod fmt;
 pub mod graph;
