@@ -241,7 +241,14 @@ fn ten_megabyte_file() {
         ));
         i += 1;
     }
+    let started = std::time::Instant::now();
     let (file, diagnostics) = parse(&src);
+    eprintln!(
+        "parsed {} bytes, {} statements in {:?}",
+        src.len(),
+        2 * i,
+        started.elapsed()
+    );
     assert_eq!(diagnostics, vec![]);
     assert_eq!(file.items.len(), 2 * i);
     assert_eq!(file.comments.len(), i);
