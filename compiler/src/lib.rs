@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod check;
 pub mod desugar;
 pub mod diagnostic;
+pub mod expand;
 pub mod fmt;
 pub mod graph;
 pub mod parse;
