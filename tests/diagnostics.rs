@@ -302,3 +302,48 @@ fn bench_check_10k_modules_20k_routes() {
         checked - desugared
     );
 }
+
+/// The core table of `src` as `a.q -> b.q` lines.
+fn table(src: &str) -> Vec<String> {
+    let checked = check_source(src);
+    assert!(!checked.has_errors(), "[{}]", summary(&checked));
+    let core = checked.core;
+    core.connections
+        .iter()
+        .map(|c| format!("{} -> {}", c.from.explicit(), c.to.explicit()))
+        .collect()
+}
+
+#[test]
+fn desugaring_on_source_text() {
+    // Routes before declarations; a chain through declared flow modules;
+    // bare flow names get a fresh queue each time.
+    let chain = "input -> merge -> rr -> a\nrr -> b\nb.failed -> merge\n\
+                 input = tcp.in(port: 1)\nmerge = funnel\nrr = roundrobin\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\n";
+    assert_eq!(
+        table(chain),
+        [
+            "input.outbox -> merge.in_1",
+            "merge.outbox -> rr.inbox",
+            "rr.out_1 -> a.inbox",
+            "rr.out_2 -> b.inbox",
+            "b.failed -> merge.in_2"
+        ]
+    );
+    // Nested inline flows are numbered per kind in source order, skipping
+    // names the file uses; a fanout in the middle of a chain sends on
+    // through one more fresh queue.
+    let nested = "i = tcp.in(port: 1)\nfanout_1 = stdout\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\nc = null\n\
+                  i -> fanout(roundrobin(a, b), fanout_1) -> c\n";
+    assert_eq!(
+        table(nested),
+        [
+            "i.outbox -> fanout_2.inbox",
+            "fanout_2.out_1 -> roundrobin_1.inbox",
+            "roundrobin_1.out_1 -> a.inbox",
+            "roundrobin_1.out_2 -> b.inbox",
+            "fanout_2.out_2 -> fanout_1.inbox",
+            "fanout_2.out_3 -> c.inbox",
+        ]
+    );
+}
