@@ -8,7 +8,10 @@
 //! [`USAGE`] for a bad command line or a file that cannot be read.
 
 mod check;
+mod expand;
+mod explain;
 mod fmt;
+mod graph;
 mod list;
 mod show;
 mod source;
@@ -49,6 +52,12 @@ commands! {
     List => list,
     /// Show a module kind's arguments, queues and what it does
     Show => show,
+    /// Print the desugared routing table: every module and queue explicit
+    Expand => expand,
+    /// Print the routing graph as Graphviz dot or Mermaid
+    Graph => graph,
+    /// Explain a diagnostic code, with a wrong and a corrected example
+    Explain => explain,
 }
 
 /// Compiles `.wb` routing files into fast TCP event proxies.
