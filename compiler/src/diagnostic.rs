@@ -68,7 +68,10 @@ impl Code {
 
     /// Parses `E0003` (also `e0003`, `3`-style shorthands are not accepted).
     pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s))
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
     }
 
     pub fn severity(self) -> Severity {
@@ -112,7 +115,10 @@ impl Diagnostic {
         Diagnostic {
             code,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
@@ -129,7 +135,10 @@ impl Diagnostic {
     }
 
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 

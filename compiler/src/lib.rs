@@ -7,7 +7,9 @@
 //! `build` (crate on disk -> cargo -> binary). See ARCHITECTURE.md.
 
 pub mod ast;
+pub mod build;
 pub mod catalog;
+pub mod codegen;
 pub mod diagnostic;
 pub mod graph;
 pub mod span;
