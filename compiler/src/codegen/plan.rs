@@ -81,11 +81,11 @@ impl Plan {
 
 /// The connections that touch module `id` at the chosen end, as
 /// (connection index, queue name), in route order.
-fn numbered<'g>(
-    graph: &'g Graph,
+fn numbered(
+    graph: &Graph,
     end: impl Fn(&Connection) -> &Endpoint,
     id: ModuleId,
-) -> Vec<(usize, &'g str)> {
+) -> Vec<(usize, &str)> {
     graph
         .connections
         .iter()
