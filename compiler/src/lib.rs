@@ -11,5 +11,8 @@ pub mod build;
 pub mod catalog;
 pub mod codegen;
 pub mod diagnostic;
+pub mod fmt;
 pub mod graph;
+pub mod parse;
+pub mod render;
 pub mod span;
