@@ -23,6 +23,10 @@ pub enum Code {
     E0011,
     E0012,
     E0013,
+    /// An argument given twice in one declaration.
+    E0014,
+    /// A `fallback` where it cannot work.
+    E0015,
     W0001,
     W0002,
 }
@@ -42,6 +46,8 @@ impl Code {
         Code::E0011,
         Code::E0012,
         Code::E0013,
+        Code::E0014,
+        Code::E0015,
         Code::W0001,
         Code::W0002,
     ];
@@ -61,6 +67,8 @@ impl Code {
             Code::E0011 => "E0011",
             Code::E0012 => "E0012",
             Code::E0013 => "E0013",
+            Code::E0014 => "E0014",
+            Code::E0015 => "E0015",
             Code::W0001 => "W0001",
             Code::W0002 => "W0002",
         }

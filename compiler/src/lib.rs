@@ -9,7 +9,9 @@
 pub mod ast;
 pub mod build;
 pub mod catalog;
+pub mod check;
 pub mod codegen;
+pub mod desugar;
 pub mod diagnostic;
 pub mod fmt;
 pub mod graph;
