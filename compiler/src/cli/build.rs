@@ -36,11 +36,18 @@ pub fn run(args: Args) -> ExitCode {
         None => PathBuf::from(stem(&args.file)),
     };
     if same_file(&output, &args.file) {
-        eprintln!("error: the binary would overwrite the routing file `{}`", args.file.display());
+        eprintln!(
+            "error: the binary would overwrite the routing file `{}`",
+            args.file.display()
+        );
         eprintln!("help: name the binary with `-o OUTPUT`");
         return ExitCode::from(USAGE);
     }
-    let profile = if args.debug { Profile::Debug } else { Profile::Release };
+    let profile = if args.debug {
+        Profile::Debug
+    } else {
+        Profile::Release
+    };
     let built = match build_file(&args.file, profile, args.emit_crate.as_deref()) {
         Ok(built) => built,
         Err(code) => return code,
@@ -54,16 +61,31 @@ pub fn run(args: Args) -> ExitCode {
 
 /// Checks `path` (printing its diagnostics), then builds it. On failure the
 /// reason has been printed and the exit code is returned.
-pub fn build_file(path: &Path, profile: Profile, emit_crate: Option<&Path>) -> Result<Built, ExitCode> {
+pub fn build_file(
+    path: &Path,
+    profile: Profile,
+    emit_crate: Option<&Path>,
+) -> Result<Built, ExitCode> {
     let Some(src) = source::read(path) else {
         return Err(ExitCode::from(USAGE));
     };
     let display = path.display().to_string();
-    let checked = wbc::check::check_source(&src);
+    // TEMPORARY until fe-check's `check_source` lands: the same three stages.
+    let (file, mut diagnostics) = wbc::parse::parse(&src);
+    let (core, more) = wbc::desugar::desugar(&file);
+    diagnostics.extend(more);
+    let (graph, more) = wbc::check::check(&core);
+    diagnostics.extend(more);
     let color = source::stderr_color();
-    eprint!("{}", wbc::render::human(&checked.diagnostics, &display, &src, color));
-    let errors = checked.diagnostics.iter().filter(|d| d.severity() == Severity::Error).count();
-    let graph = match checked.graph {
+    eprint!(
+        "{}",
+        wbc::render::human(&diagnostics, &display, &src, color)
+    );
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .count();
+    let graph = match graph {
         Some(graph) if errors == 0 => graph,
         _ => {
             let plural = if errors == 1 { "" } else { "s" };
@@ -71,20 +93,33 @@ pub fn build_file(path: &Path, profile: Profile, emit_crate: Option<&Path>) -> R
             return Err(ExitCode::from(FAILURE));
         }
     };
-    let file_name = path.file_name().map_or(display.clone(), |n| n.to_string_lossy().into_owned());
+    let file_name = path
+        .file_name()
+        .map_or(display.clone(), |n| n.to_string_lossy().into_owned());
     let stem = stem(path);
-    let request = Request { file_name: &file_name, stem: &stem, bytes: src.as_bytes(), graph: &graph, profile };
+    let request = Request {
+        file_name: &file_name,
+        stem: &stem,
+        bytes: src.as_bytes(),
+        graph: &graph,
+        profile,
+    };
     if let Some(dir) = emit_crate {
         build::emit_crate(&request, dir).map_err(|e| report(&e))?;
         eprintln!("     Emitted crate `{}`", dir.display());
     }
-    let cache = build::cache::locate().ok_or(BuildError::NoCacheDir).map_err(|e| report(&e))?;
+    let cache = build::cache::locate()
+        .ok_or(BuildError::NoCacheDir)
+        .map_err(|e| report(&e))?;
     let started = Instant::now();
     let built = build::build(&request, &cache).map_err(|e| report(&e))?;
     if built.reused {
         eprintln!("  Up to date `{display}` (unchanged since the last build)");
     } else {
-        eprintln!("       Built `{display}` in {:.2}s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "       Built `{display}` in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(built)
 }
@@ -99,7 +134,8 @@ fn report(error: &BuildError) -> ExitCode {
 
 /// The routing file's name without its extension: the default binary name.
 fn stem(path: &Path) -> String {
-    path.file_stem().map_or_else(|| "proxy".into(), |s| s.to_string_lossy().into_owned())
+    path.file_stem()
+        .map_or_else(|| "proxy".into(), |s| s.to_string_lossy().into_owned())
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

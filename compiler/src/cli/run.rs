@@ -27,7 +27,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let profile = if args.debug { Profile::Debug } else { Profile::Release };
+    let profile = if args.debug {
+        Profile::Debug
+    } else {
+        Profile::Release
+    };
     let built = match build_file(&args.file, profile, None) {
         Ok(built) => built,
         Err(code) => return code,
