@@ -30,12 +30,15 @@ pub fn backpressure_slow_sink_bounded_rss() {
     let sender = Sender::spawn_numbered(run.input, "z".repeat(LINE as usize - 9), n as usize);
     let started = Instant::now();
     let mut rss_slow = 0;
-    while started.elapsed() < SLOW_FOR {
+    // The sink's slow phase counts from the sink's start; stop sampling just
+    // before it ends.
+    while sink.started.elapsed() + Duration::from_millis(150) < SLOW_FOR {
         rss_slow = rss_slow.max(run.proxy.rss_kib().1);
         std::thread::sleep(Duration::from_millis(100));
     }
     let offered_slow = sender.written.load(Ordering::Relaxed);
     let delivered_slow = sink.bytes.load(Ordering::Relaxed);
+    let slow_observed = started.elapsed().as_secs_f64();
     sender
         .join(Duration::from_secs(60))
         .expect("sender finished");
@@ -52,7 +55,7 @@ pub fn backpressure_slow_sink_bounded_rss() {
         "backpressure",
         t,
         &format!(
-            "slow_phase_s={} producer_accepted_mib={:.1} sink_read_mib={:.1} rss_slow_kib={rss_slow} rss_peak_kib={peak} total_s={:.1}",
+            "slow_phase_s={} slow_phase_observed_s={slow_observed:.1} producer_accepted_mib={:.1} sink_read_mib={:.1} rss_slow_kib={rss_slow} rss_peak_kib={peak} total_s={:.1}",
             SLOW_FOR.as_secs(),
             offered_slow as f64 / (1 << 20) as f64,
             delivered_slow as f64 / (1 << 20) as f64,

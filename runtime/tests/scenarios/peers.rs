@@ -158,6 +158,8 @@ pub struct Sink {
     stop: Arc<AtomicBool>,
     /// Sink thread's own byte counter, readable without the lock.
     pub bytes: Arc<AtomicU64>,
+    /// When the sink started (its slow phase and start delay count from here).
+    pub started: Instant,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -176,12 +178,14 @@ impl Sink {
             None
         };
         let (st, sp, by) = (state.clone(), stop.clone(), bytes.clone());
-        let handle = thread::spawn(move || run_sink(port, listener, opts, st, sp, by));
+        let started = Instant::now();
+        let handle = thread::spawn(move || run_sink(port, listener, opts, started, st, sp, by));
         Sink {
             port,
             state,
             stop,
             bytes,
+            started,
             handle: Some(handle),
         }
     }
@@ -227,11 +231,11 @@ fn run_sink(
     port: u16,
     mut listener: Option<TcpListener>,
     opts: SinkOpts,
+    started: Instant,
     state: Arc<Mutex<Received>>,
     stop: Arc<AtomicBool>,
     bytes: Arc<AtomicU64>,
 ) {
-    let started = Instant::now();
     let mut half_closed = false;
     while !stop.load(Ordering::Relaxed) {
         if listener.is_none() && !half_closed && started.elapsed() >= opts.start_after {
