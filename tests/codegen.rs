@@ -18,14 +18,16 @@ use wbc::codegen::{generate, SourceInfo};
 fn compile(name: &str, src: &str) -> Result<String, String> {
     let checked = wbc::check::check_source(src);
     match checked.graph {
-        Some(graph) => Ok(generate(&graph, &SourceInfo::new(name, src.as_bytes())).expect("codegen of a checked graph")),
+        Some(graph) => Ok(generate(&graph, &SourceInfo::new(name, src.as_bytes()))
+            .expect("codegen of a checked graph")),
         None => Err(wbc::render::human(&checked.diagnostics, name, src, false)),
     }
 }
 
 /// The generated file, re-parsed with syn, as tokens.
 fn tokens(code: &str) -> TokenStream {
-    let file = syn::parse_file(code).unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{code}"));
+    let file = syn::parse_file(code)
+        .unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{code}"));
     quote::quote!(#file)
 }
 
@@ -58,9 +60,38 @@ fn string_literals(tokens: TokenStream, out: &mut Vec<String>) {
 /// Anything else in the output came from somewhere it should not have.
 fn allowed_ident(word: &str) -> bool {
     const FIXED: &[&str] = &[
-        "use", "std", "time", "Duration", "wbc_runtime", "modules", "fn", "main", "process", "ExitCode", "launch",
-        "ProxyInfo", "source", "sha256", "compiler", "proxy", "mut", "Proxy", "Result", "StartError", "let", "queue",
-        "new", "spawn", "Ok", "Some", "None", "from_millis", "from_nanos", "name", "true", "false",
+        "use",
+        "std",
+        "time",
+        "Duration",
+        "wbc_runtime",
+        "modules",
+        "fn",
+        "main",
+        "process",
+        "ExitCode",
+        "launch",
+        "ProxyInfo",
+        "source",
+        "sha256",
+        "compiler",
+        "proxy",
+        "mut",
+        "Proxy",
+        "Result",
+        "StartError",
+        "let",
+        "queue",
+        "new",
+        "spawn",
+        "Ok",
+        "Some",
+        "None",
+        "from_millis",
+        "from_nanos",
+        "name",
+        "true",
+        "false",
     ];
     let numbered = |prefix: &str, suffix: &str| {
         word.strip_prefix(prefix)
@@ -68,7 +99,9 @@ fn allowed_ident(word: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     FIXED.contains(&word)
-        || KINDS.iter().any(|k| word == k.runtime || word.strip_suffix("Config") == Some(k.runtime))
+        || KINDS
+            .iter()
+            .any(|k| word == k.runtime || word.strip_suffix("Config") == Some(k.runtime))
         || KINDS.iter().flat_map(|k| k.args).any(|a| a.name == word)
         || numbered("q", "_tx")
         || numbered("q", "_rx")
@@ -85,14 +118,22 @@ fn examples() -> Vec<(String, String)> {
     files.sort();
     files
         .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn snapshot_of_every_example() {
     let examples = examples();
-    assert!(examples.len() >= 5, "examples/ has the seed scenarios and more");
+    assert!(
+        examples.len() >= 5,
+        "examples/ has the seed scenarios and more"
+    );
     for (name, src) in examples {
         let code = compile(&name, &src).unwrap_or_else(|d| panic!("{name} does not check:\n{d}"));
         insta::assert_snapshot!(format!("main_{name}"), code);
@@ -105,10 +146,16 @@ fn no_example_generates_dyn_and_every_identifier_is_known() {
         let code = compile(&name, &src).unwrap_or_else(|d| panic!("{name} does not check:\n{d}"));
         let mut words = Vec::new();
         idents(tokens(&code), &mut words);
-        assert!(!words.iter().any(|w| w == "dyn"), "{name} generates `dyn`:\n{code}");
+        assert!(
+            !words.iter().any(|w| w == "dyn"),
+            "{name} generates `dyn`:\n{code}"
+        );
         assert!(!code.contains("dyn "), "{name}: `dyn` in text:\n{code}");
         let unknown: Vec<_> = words.iter().filter(|w| !allowed_ident(w)).collect();
-        assert!(unknown.is_empty(), "{name}: unexpected identifiers {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "{name}: unexpected identifiers {unknown:?}"
+        );
         // One spawn per module that has a connection, one queue per connection.
         assert!(code.matches("proxy.spawn(").count() >= 2, "{name}");
     }
@@ -121,7 +168,10 @@ fn no_example_generates_dyn_and_every_identifier_is_known() {
 fn injection_case(case: &str, src: &str, hostile: &[&str]) {
     match compile(&format!("{case}.wb"), src) {
         Err(diagnostics) => {
-            assert!(diagnostics.contains("error"), "{case}: rejected without an error:\n{diagnostics}");
+            assert!(
+                diagnostics.contains("error"),
+                "{case}: rejected without an error:\n{diagnostics}"
+            );
             insta::assert_snapshot!(format!("injection_{case}_rejected"), diagnostics);
         }
         Ok(code) => {
@@ -129,9 +179,15 @@ fn injection_case(case: &str, src: &str, hostile: &[&str]) {
             idents(tokens(&code), &mut words);
             string_literals(tokens(&code), &mut literals);
             let unknown: Vec<_> = words.iter().filter(|w| !allowed_ident(w)).collect();
-            assert!(unknown.is_empty(), "{case}: identifiers {unknown:?} leaked into code:\n{code}");
+            assert!(
+                unknown.is_empty(),
+                "{case}: identifiers {unknown:?} leaked into code:\n{code}"
+            );
             for text in hostile {
-                assert!(literals.iter().any(|l| l == text), "{case}: {text:?} is not a literal:\n{code}");
+                assert!(
+                    literals.iter().any(|l| l == text),
+                    "{case}: {text:?} is not a literal:\n{code}"
+                );
             }
             insta::assert_snapshot!(format!("injection_{case}_generated"), code);
         }
@@ -187,7 +243,11 @@ fn injection_unicode_in_strings_and_names() {
          input -> null_sink\nnull_sink = null\ngraphite -> carbon\n",
         &["ünïcødé.\u{202e}evil\u{202c}.🚀"],
     );
-    injection_case("unicode_name", "ünï = tcp.in(port: 10000)\nout = stdout\nünï -> out\n", &["ünï"]);
+    injection_case(
+        "unicode_name",
+        "ünï = tcp.in(port: 10000)\nout = stdout\nünï -> out\n",
+        &["ünï"],
+    );
 }
 
 /// The routing file's name is embedded too (`--version`): a hostile file

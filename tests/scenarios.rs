@@ -12,21 +12,32 @@ mod e2e;
 use std::time::Duration;
 
 use e2e::sink::Sink;
-use e2e::{build, distinct_lines, free_port, hello_lines, send, sha256_hex, sorted_lines, temp_dir, wait_until, Proxy};
+use e2e::{
+    build, distinct_lines, free_port, hello_lines, send, sha256_hex, sorted_lines, temp_dir,
+    wait_until, Proxy,
+};
 
 const DELIVERY: Duration = Duration::from_secs(60);
 
 /// Stops the proxy with SIGTERM and asserts a clean exit.
 fn stop(proxy: Proxy) {
     let (status, log) = proxy.terminate();
-    assert!(status.success(), "proxy exited with {status} after SIGTERM\n{log}");
+    assert!(
+        status.success(),
+        "proxy exited with {status} after SIGTERM\n{log}"
+    );
 }
 
 /// Waits until `sinks` together hold `expected` lines; panics with the proxy log.
 fn wait_for_lines(proxy: &Proxy, sinks: &[&Sink], expected: usize) {
     let total = || sinks.iter().map(|s| s.lines()).sum::<usize>();
     let arrived = wait_until(DELIVERY, || total() >= expected);
-    assert!(arrived, "{} of {expected} lines arrived\n{}", total(), proxy.log());
+    assert!(
+        arrived,
+        "{} of {expected} lines arrived\n{}",
+        total(),
+        proxy.log()
+    );
 }
 
 /// Seed scenario I: 10,000 `hello` lines through `input -> output`; the
@@ -35,7 +46,8 @@ fn wait_for_lines(proxy: &Proxy, sinks: &[&Sink], expected: usize) {
 fn scenario_1_one_to_one_is_byte_identical() {
     let dir = temp_dir("scenario1");
     let (input, out) = (free_port(), free_port());
-    let routing = e2e::example_with_ports("scenario1_one_to_one.wb", &[(10000, input), (20000, out)]);
+    let routing =
+        e2e::example_with_ports("scenario1_one_to_one.wb", &[(10000, input), (20000, out)]);
     let binary = build(&dir, &routing);
 
     let sink = Sink::listen(out);
@@ -55,12 +67,17 @@ fn roundrobin_run(test: &str, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let dir = temp_dir(test);
     let (input, out1, out2) = (free_port(), free_port(), free_port());
     let ports = [(10000, input), (20000, out1), (20001, out2)];
-    let binary = build(&dir, &e2e::example_with_ports("scenario2_roundrobin.wb", &ports));
+    let binary = build(
+        &dir,
+        &e2e::example_with_ports("scenario2_roundrobin.wb", &ports),
+    );
 
     let (sink1, sink2) = (Sink::listen(out1), Sink::listen(out2));
     let proxy = Proxy::start(&binary, input);
     // Both members must be up for an even split: wait until both connected.
-    let both_up = wait_until(Duration::from_secs(20), || sink1.connections() > 0 && sink2.connections() > 0);
+    let both_up = wait_until(Duration::from_secs(20), || {
+        sink1.connections() > 0 && sink2.connections() > 0
+    });
     assert!(both_up, "outputs did not connect\n{}", proxy.log());
     send(input, data);
     wait_for_lines(&proxy, &[&sink1, &sink2], 10_000);
@@ -89,8 +106,15 @@ fn scenario_2_roundrobin_delivers_distinct_lines_exactly_once() {
     let (lines1, lines2) = (sorted_lines(&one), sorted_lines(&two));
     assert_eq!((lines1.len(), lines2.len()), (5_000, 5_000));
     // Zero-padded numbers: sorted order is input order.
-    let in_order = |b: &[u8]| b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).eq(sorted_lines(b));
-    assert!(in_order(&one) && in_order(&two), "each sink receives its share in input order");
+    let in_order = |b: &[u8]| {
+        b.split(|c| *c == b'\n')
+            .filter(|l| !l.is_empty())
+            .eq(sorted_lines(b))
+    };
+    assert!(
+        in_order(&one) && in_order(&two),
+        "each sink receives its share in input order"
+    );
     let mut all = [lines1, lines2].concat();
     all.sort();
     assert_eq!(all, sorted_lines(&data));
@@ -105,7 +129,10 @@ fn scenario_3_failover_loses_nothing_and_rebalances() {
     let dir = temp_dir("scenario3");
     let (input, out1, out2, carbon) = (free_port(), free_port(), free_port(), free_port());
     let ports = [(10000, input), (20000, out1), (20001, out2), (2003, carbon)];
-    let binary = build(&dir, &e2e::example_with_ports("scenario3_failover_metrics.wb", &ports));
+    let binary = build(
+        &dir,
+        &e2e::example_with_ports("scenario3_failover_metrics.wb", &ports),
+    );
 
     let (sink1, carbon_sink) = (Sink::listen(out1), Sink::listen(carbon));
     let proxy = Proxy::start(&binary, input);
@@ -130,11 +157,22 @@ fn scenario_3_failover_loses_nothing_and_rebalances() {
     all.sort();
     assert_eq!(all, sorted_lines(&[first.clone(), second].concat()));
     // Phase 1 went entirely to output_1.
-    let phase1_on_two = sorted_lines(&two).iter().filter(|l| l.starts_with(b"down-")).count();
+    let phase1_on_two = sorted_lines(&two)
+        .iter()
+        .filter(|l| l.starts_with(b"down-"))
+        .count();
     assert_eq!(phase1_on_two, 0, "output_2 was down during phase 1");
     // Phase 2 is split between both again.
-    let phase2 = |b: &[u8]| sorted_lines(b).iter().filter(|l| l.starts_with(b"up-")).count();
+    let phase2 = |b: &[u8]| {
+        sorted_lines(b)
+            .iter()
+            .filter(|l| l.starts_with(b"up-"))
+            .count()
+    };
     let (p2_one, p2_two) = (phase2(&one), phase2(&two));
     eprintln!("phase 2 split: output_1 {p2_one}, output_2 {p2_two}");
-    assert!(p2_one >= 2_500 && p2_two >= 2_500, "phase 2 split {p2_one}/{p2_two}, expected both to share");
+    assert!(
+        p2_one >= 2_500 && p2_two >= 2_500,
+        "phase 2 split {p2_one}/{p2_two}, expected both to share"
+    );
 }

@@ -20,14 +20,20 @@ use sha2::{Digest, Sha256};
 
 /// The workspace root (tests live in `tests/`, the package in `compiler/`).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("compiler/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("compiler/ has a parent")
+        .to_path_buf()
 }
 
 /// `<target>/<name>`, next to the `wbc` binary under test.
 fn target_path(name: &str) -> PathBuf {
     let wbc = Path::new(env!("CARGO_BIN_EXE_wbc"));
     // target/<profile>/wbc -> target/
-    wbc.parent().and_then(Path::parent).expect("wbc lives in target/<profile>/").join(name)
+    wbc.parent()
+        .and_then(Path::parent)
+        .expect("wbc lives in target/<profile>/")
+        .join(name)
 }
 
 /// One cache for every test run, so tokio and the runtime compile once.
@@ -66,7 +72,10 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// An example routing file with its ports replaced: each `(old, new)` must
@@ -76,7 +85,11 @@ pub fn example_with_ports(example: &str, ports: &[(u16, u16)]) -> String {
     let mut text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (old, new) in ports {
         let pattern = format!("port: {old})");
-        assert_eq!(text.matches(&pattern).count(), 1, "`{pattern}` once in {example}");
+        assert_eq!(
+            text.matches(&pattern).count(),
+            1,
+            "`{pattern}` once in {example}"
+        );
         text = text.replace(&pattern, &format!("port: {new})"));
     }
     text
@@ -155,7 +168,11 @@ impl Proxy {
                 || proxy.child.try_wait().ok().flatten().is_some()
         });
         let exited = proxy.child.try_wait().ok().flatten();
-        assert!(listening && exited.is_none(), "proxy not listening on {input_port}\n{}", proxy.log());
+        assert!(
+            listening && exited.is_none(),
+            "proxy not listening on {input_port}\n{}",
+            proxy.log()
+        );
         proxy
     }
 
@@ -166,11 +183,17 @@ impl Proxy {
     /// SIGTERM, then the exit status (bounded wait; killed on timeout).
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
         assert!(sent.success(), "kill -TERM {pid}");
         let status = wait_exit(&mut self.child, Duration::from_secs(30));
         let log = self.log();
-        (status.unwrap_or_else(|| panic!("proxy ignored SIGTERM for 30s\n{log}")), log)
+        (
+            status.unwrap_or_else(|| panic!("proxy ignored SIGTERM for 30s\n{log}")),
+            log,
+        )
     }
 }
 
@@ -186,9 +209,13 @@ impl Drop for Proxy {
 /// Sends `data` to `port` on one connection and closes it.
 pub fn send(port: u16, data: &[u8]) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to proxy input");
-    stream.set_write_timeout(Some(Duration::from_secs(30))).expect("write timeout");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
     stream.write_all(data).expect("send to proxy");
-    stream.shutdown(std::net::Shutdown::Write).expect("half-close");
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
 }
 
 /// `count` lines of `hello`.
@@ -198,12 +225,18 @@ pub fn hello_lines(count: usize) -> Vec<u8> {
 
 /// `count` distinct lines: `<tag>-00000` ...
 pub fn distinct_lines(tag: &str, count: usize) -> Vec<u8> {
-    (0..count).map(|i| format!("{tag}-{i:05}\n")).collect::<String>().into_bytes()
+    (0..count)
+        .map(|i| format!("{tag}-{i:05}\n"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// The lines of `bytes`, sorted: a multiset to compare.
 pub fn sorted_lines(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     lines.sort();
     lines
 }

@@ -22,7 +22,9 @@ const LIFETIME: Duration = Duration::from_secs(600);
 impl Sink {
     pub fn listen(port: u16) -> Sink {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("sink bind");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let stop = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
         let (stop2, conns2) = (stop.clone(), conns.clone());
@@ -44,7 +46,12 @@ impl Sink {
                                 match stream.read(&mut chunk) {
                                     Ok(0) => break,
                                     Ok(n) => buffer.lock().unwrap().extend_from_slice(&chunk[..n]),
-                                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                                    Err(e)
+                                        if matches!(
+                                            e.kind(),
+                                            ErrorKind::WouldBlock | ErrorKind::TimedOut
+                                        ) =>
+                                    {
                                         // After stop, a quiet connection is done.
                                         if stop.load(Ordering::Relaxed) {
                                             idle_after_stop += 1;
@@ -59,13 +66,20 @@ impl Sink {
                             }
                         }));
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(5))
+                    }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
             }
             readers
         });
-        Sink { port, stop, conns, acceptor: Some(acceptor) }
+        Sink {
+            port,
+            stop,
+            conns,
+            acceptor: Some(acceptor),
+        }
     }
 
     /// Connections accepted so far.
@@ -76,7 +90,10 @@ impl Sink {
     /// Newlines received so far, over every connection.
     pub fn lines(&self) -> usize {
         let conns = self.conns.lock().unwrap();
-        conns.iter().map(|c| c.lock().unwrap().iter().filter(|b| **b == b'\n').count()).sum()
+        conns
+            .iter()
+            .map(|c| c.lock().unwrap().iter().filter(|b| **b == b'\n').count())
+            .sum()
     }
 
     /// Stops accepting, reads what is still in flight, and returns every
@@ -89,7 +106,10 @@ impl Sink {
             }
         }
         let conns = self.conns.lock().unwrap();
-        conns.iter().flat_map(|c| c.lock().unwrap().clone()).collect()
+        conns
+            .iter()
+            .flat_map(|c| c.lock().unwrap().clone())
+            .collect()
     }
 }
 

@@ -58,9 +58,39 @@ pub(super) fn write_runtime(dir: &Path, workspace: Workspace) -> io::Result<()> 
     Ok(())
 }
 
+/// The runtime's manifest without its `[[test]]`, `[[bench]]` and
+/// `[[example]]` tables: only `src/` is embedded, and cargo rejects a
+/// manifest naming target files that do not exist.
+fn without_extra_targets(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifest.lines() {
+        let header = line.trim_start();
+        if header.starts_with('[') {
+            skipping = ["[[test]]", "[[bench]]", "[[example]]"]
+                .iter()
+                .any(|t| header.starts_with(t));
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_targets_are_dropped_from_the_manifest() {
+        let manifest = "[package]\nname = \"x\"\n\n[[test]]\nname = \"s\"\npath = \"tests/s.rs\"\n\n[dependencies]\nbytes = \"1\"\n[[bench]]\nname = \"b\"\n";
+        assert_eq!(
+            without_extra_targets(manifest),
+            "[package]\nname = \"x\"\n\n[dependencies]\nbytes = \"1\"\n"
+        );
+    }
 
     #[test]
     fn runtime_manifest_and_lib_are_embedded() {
