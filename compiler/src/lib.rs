@@ -13,6 +13,7 @@ pub mod check;
 pub mod codegen;
 pub mod desugar;
 pub mod diagnostic;
+pub mod expand;
 pub mod fmt;
 pub mod graph;
 pub mod parse;
