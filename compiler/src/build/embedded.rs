@@ -45,12 +45,14 @@ pub(super) fn write_runtime(dir: &Path, workspace: Workspace) -> io::Result<()> 
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        if *relative == "Cargo.toml" && workspace == Workspace::OwnRoot {
-            let mut manifest = bytes.to_vec();
-            manifest.extend_from_slice(
-                b"\n# Added by wbc: this copy is its own workspace.\n[workspace]\n",
-            );
-            fsutil::write_atomic(&path, &manifest)?;
+        if *relative == "Cargo.toml" {
+            let text = String::from_utf8_lossy(bytes);
+            let mut manifest = without_extra_targets(&text);
+            if workspace == Workspace::OwnRoot {
+                manifest
+                    .push_str("\n# Added by wbc: this copy is its own workspace.\n[workspace]\n");
+            }
+            fsutil::write_atomic(&path, manifest.as_bytes())?;
         } else {
             fsutil::write_atomic(&path, bytes)?;
         }
