@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use wbc::catalog::{kind, KindSpec, KINDS};
+use wbc::catalog::{kind, KindSpec, Queues, KINDS};
 
 use super::list::queues;
 use super::{SUCCESS, USAGE};
@@ -60,10 +60,17 @@ fn describe(spec: &KindSpec) -> String {
             arg.doc
         ));
     }
+    let side = |q: Queues| match q {
+        Queues::UserNamed => format!(
+            "{} (each queue name you write, such as `NAME.one`, is one connection)",
+            queues(q)
+        ),
+        _ => queues(q),
+    };
     out.push_str(&format!(
         "\nqueues:\n  inputs:  {}\n  outputs: {}\n\n",
-        queues(spec.inputs),
-        queues(spec.outputs)
+        side(spec.inputs),
+        side(spec.outputs)
     ));
     out.push_str(&wrap(spec.doc, 78));
     out

@@ -228,11 +228,12 @@ impl Builder<'_> {
     }
 }
 
+/// Splits `-250ms` into `-250` and `ms`. The rules are atomic so that pest
+/// does not report their inner parts ("expected a unit") in syntax errors.
 fn number_and_unit<'i>(pair: Pair<'i, Rule>) -> Option<(&'i str, &'i str)> {
-    let mut inner = pair.into_inner();
-    let number = inner.next()?.as_str();
-    let unit = inner.next()?.as_str();
-    Some((number, unit))
+    let text = pair.as_str();
+    let unit_start = text.find(|c: char| c.is_ascii_alphabetic())?;
+    Some(text.split_at(unit_start))
 }
 
 /// Decodes a string literal including its quotes; the grammar only admits

@@ -44,8 +44,10 @@ pub fn syntax_error(
         diagnostic = diagnostic.with_help(
             "numbers are written `10000`, durations `250ms`, `1s`, `5m`, `2h`, byte sizes `512B`, `64KiB`, `1MiB`, `1GiB`",
         );
-    } else if expected.contains("`=`") && found.contains("`:`") {
+    } else if expected.contains("`=`") && found == "`:`" {
         diagnostic = diagnostic.with_help("declarations are written `NAME = KIND(key: value)`");
+    } else if expected.starts_with("`:`") && found == "`=`" {
+        diagnostic = diagnostic.with_help("arguments are written `key: value`");
     }
     diagnostic
 }
@@ -79,9 +81,14 @@ fn number_start(src: &str, start: usize, at: usize) -> usize {
 /// Joins rule descriptions as "a, b or c", without repeats.
 fn describe_all(rules: &[Rule]) -> String {
     let mut words: Vec<&str> = Vec::new();
-    // "end of line" reads best last: "expected `->` or end of line".
+    // Keywords read best first and "end of line" last:
+    // "expected `funnel` or a module name", "expected `->` or end of line".
     let mut rules = rules.to_vec();
-    rules.sort_by_key(|r| *r == Rule::EOI);
+    rules.sort_by_key(|r| match r {
+        Rule::fallback_funnel => 0,
+        Rule::EOI => 2,
+        _ => 1,
+    });
     for rule in &rules {
         let word = describe(*rule);
         if !words.contains(&word) {
