@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// One buffer per accepted connection, in accept order.
+type Connections = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 pub struct Sink {
     pub port: u16,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    conns: Connections,
     acceptor: Option<JoinHandle<Vec<JoinHandle<()>>>>,
 }
 
@@ -26,7 +29,7 @@ impl Sink {
             .set_nonblocking(true)
             .expect("nonblocking listener");
         let stop = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let conns: Connections = Arc::default();
         let (stop2, conns2) = (stop.clone(), conns.clone());
         let acceptor = thread::spawn(move || {
             let started = Instant::now();
