@@ -188,6 +188,11 @@ fn run_passes_io_args_and_exit_code() {
     assert_eq!(version.code, Some(0), "{}", version.stderr);
     let text = String::from_utf8_lossy(&version.stdout);
     assert!(text.contains("stdin_to_stdout.wb"), "{text}");
+    assert!(
+        version.stderr.contains("Up to date"),
+        "unchanged file, no rebuild:\n{}",
+        version.stderr
+    );
 
     // A port already in use: the proxy exits 1 naming module and address.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
