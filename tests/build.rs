@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Instant;
 
-use e2e::{cache_dir, free_port, sha256_hex, temp_dir, wbc, Options, BUILD_TIMEOUT};
+use e2e::{cache_dir, free_port, sha256_hex, temp_dir, wbc, Options, Run, BUILD_TIMEOUT};
 
 fn one_to_one(input: u16, output: u16) -> String {
     format!("input = tcp.in(port: {input})\noutput = tcp.out(port: {output})\ninput -> output\n")
@@ -223,56 +223,32 @@ fn cargo_failure_is_a_clear_error() {
     let dir = temp_dir("cargo-fails");
     // A routing file no other test builds, so nothing is reused.
     fs::write(dir.join("never.wb"), one_to_one(free_port(), free_port())).unwrap();
-    let env = [("CARGO", "/nonexistent/cargo")];
-    let missing = wbc(
-        &args(&["build", "never.wb"]),
-        &dir,
-        BUILD_TIMEOUT,
-        Options {
+    let build_with = |cargo: &str| {
+        let env = [("CARGO", cargo)];
+        let options = Options {
             env: &env,
             ..Options::default()
-        },
-    );
+        };
+        wbc(&args(&["build", "never.wb"]), &dir, BUILD_TIMEOUT, options)
+    };
+    let missing = build_with("/nonexistent/cargo");
     assert_eq!(missing.code, Some(1), "{}", missing.stderr);
-    assert!(
-        missing
-            .stderr
-            .contains("error: cannot run `/nonexistent/cargo`"),
-        "{}",
-        missing.stderr
-    );
-    assert!(
-        missing.stderr.contains("help: install Rust"),
-        "{}",
-        missing.stderr
-    );
+    says(&missing, "error: cannot run `/nonexistent/cargo`");
+    says(&missing, "help: install Rust");
 
-    let env = [("CARGO", "false")];
-    let failing = wbc(
-        &args(&["build", "never.wb"]),
-        &dir,
-        BUILD_TIMEOUT,
-        Options {
-            env: &env,
-            ..Options::default()
-        },
-    );
+    let failing = build_with("false");
     assert_eq!(failing.code, Some(1), "{}", failing.stderr);
-    assert!(
-        failing
-            .stderr
-            .contains("error: cargo failed to build the generated proxy"),
-        "{}",
-        failing.stderr
-    );
-    assert!(
-        failing
-            .stderr
-            .contains("help: the generated crate is kept in"),
-        "{}",
-        failing.stderr
-    );
+    says(&failing, "error: cargo failed to build the generated proxy");
+    says(&failing, "help: the generated crate is kept in");
     assert!(!dir.join("never").exists());
+}
+
+fn says(run: &Run, text: &str) {
+    assert!(
+        run.stderr.contains(text),
+        "expected {text:?} in:\n{}",
+        run.stderr
+    );
 }
 
 /// Benchmark, not a test: the time of a warm `wbc build` of a changed
