@@ -1,22 +1,26 @@
 //! `wbc fmt`: the canonical layout of a routing file.
 //!
-//! - one statement per line, one space around `->` and `=`, `key: value`
-//!   arguments separated by `, `, no trailing commas, flow expressions on one
-//!   line;
+//! - one space around `=` and `->`, `key: value` arguments separated by
+//!   `, `, no space inside parentheses;
+//! - a declaration or flow expression written on one line stays on one line
+//!   (without a trailing comma); one written over several lines is laid out
+//!   one argument or member per line, indented by four spaces, each followed
+//!   by a comma, with `)` on a line of its own (see [`statement`]);
 //! - the `=` of consecutive declarations aligned (a route or a blank line
 //!   ends the run; comment lines do not);
 //! - comments kept where they were: own-line comments stay on their own
-//!   line, a comment after a statement stays after it (one space before `#`);
+//!   line, a comment after a statement, argument or member stays after it
+//!   (one space before `#`);
 //! - blank lines between statements kept, several collapsed into one, none at
-//!   the start or end of the file.
+//!   the start or end of the file; `\r\n` becomes `\n`.
 //!
-//! A statement with a comment inside it (between `fanout(` and `)`, say) is
-//! kept as written apart from trailing blanks, so no comment ever moves away
-//! from the line it explains. The output parses to the same tree as the
-//! input and formatting it again changes nothing (both are tested for every
-//! example). Literals are printed as written (`1000ms` stays `1000ms`).
+//! The output parses to the same tree as the input and formatting it again
+//! changes nothing (both are tested for every example, fixture and for
+//! random input). Literals are printed as written (`1000ms` stays `1000ms`).
 
-use crate::ast::{Comment, Decl, Expr, Fallback, File, Flow, Item, Route};
+mod statement;
+
+use crate::ast::{Comment, File, Item};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::parse::parse;
 
@@ -29,8 +33,8 @@ pub fn format(src: &str) -> Result<String, Vec<Diagnostic>> {
     Ok(format_file(&file, src))
 }
 
-/// One line of output before alignment: statements keep their decl name so
-/// runs of declarations can be aligned afterwards.
+/// One line (or one multi-line statement) of output before alignment:
+/// declarations keep their name apart so runs of them can be aligned.
 enum Line {
     Blank,
     Comment(String),
@@ -40,62 +44,65 @@ enum Line {
 
 fn format_file(file: &File, src: &str) -> String {
     let mut lines: Vec<Line> = Vec::new();
-    let mut comments = file.comments.iter().peekable();
+    let comments = &file.comments;
+    let mut next = 0; // first comment not yet printed
     let mut previous_end: Option<usize> = None;
-    let emit_gap = |lines: &mut Vec<Line>, previous_end: Option<usize>, start: usize| {
-        if let Some(end) = previous_end {
-            if src[end..start].matches('\n').count() > 1 {
-                lines.push(Line::Blank);
-            }
+    let gap = |lines: &mut Vec<Line>, previous_end: Option<usize>, start: usize| {
+        if previous_end.is_some_and(|end| src[end..start].matches('\n').count() > 1) {
+            lines.push(Line::Blank);
         }
     };
     for item in &file.items {
         let span = item.span();
         // Own-line comments before this statement.
-        while let Some(comment) =
-            comments.next_if(|c| (c.span.start as usize) < span.start as usize)
-        {
-            emit_gap(&mut lines, previous_end, comment.span.start as usize);
+        while let Some(comment) = comments.get(next).filter(|c| c.span.start < span.start) {
+            gap(&mut lines, previous_end, comment.span.start as usize);
             lines.push(Line::Comment(comment.text.clone()));
             previous_end = Some(comment.span.end as usize);
+            next += 1;
         }
-        emit_gap(&mut lines, previous_end, span.start as usize);
-        let interior = comments.peek().is_some_and(|c| c.span.start < span.end);
-        let mut line = if interior {
-            // Keep the statement as written, with its interior comments.
-            while comments.next_if(|c| c.span.start < span.end).is_some() {}
-            Line::Other(
-                src[span.range()]
-                    .lines()
-                    .map(str::trim_end)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        } else {
-            match item {
-                Item::Decl(decl) => Line::Decl {
-                    name: decl.name.text.clone(),
-                    rest: decl_rest(decl, src),
-                },
-                Item::Route(route) => Line::Other(route_text(route, src)),
-            }
-        };
+        gap(&mut lines, previous_end, span.start as usize);
+        let inside = comments[next..]
+            .iter()
+            .take_while(|c| c.span.start < span.end)
+            .count();
+        let mut line = statement_line(item, src, &comments[next..next + inside]);
+        next += inside;
         let mut end = span.end as usize;
         // A comment on the same line, after the statement.
-        if let Some(comment) = comments.next_if(|c| !src[end..c.span.start as usize].contains('\n'))
+        if let Some(comment) = comments
+            .get(next)
+            .filter(|c| !src[end..c.span.start as usize].contains('\n'))
         {
             append_comment(&mut line, comment);
             end = comment.span.end as usize;
+            next += 1;
         }
         lines.push(line);
         previous_end = Some(end);
     }
-    for comment in comments {
-        emit_gap(&mut lines, previous_end, comment.span.start as usize);
+    for comment in &comments[next..] {
+        gap(&mut lines, previous_end, comment.span.start as usize);
         lines.push(Line::Comment(comment.text.clone()));
         previous_end = Some(comment.span.end as usize);
     }
     render(&lines)
+}
+
+fn statement_line(item: &Item, src: &str, inside: &[Comment]) -> Line {
+    match item {
+        Item::Decl(decl) => match statement::decl_rest(decl, src, inside) {
+            Some(rest) => Line::Decl {
+                name: decl.name.text.clone(),
+                rest,
+            },
+            None => Line::Other(statement::as_written(item.span(), src)),
+        },
+        Item::Route(route) => Line::Other(
+            statement::route(route, src, inside)
+                .unwrap_or_else(|| statement::as_written(item.span(), src)),
+        ),
+    }
 }
 
 fn append_comment(line: &mut Line, comment: &Comment) {
@@ -142,47 +149,4 @@ fn render(lines: &[Line]) -> String {
         i = run_end;
     }
     out
-}
-
-/// Everything right of `NAME = `.
-fn decl_rest(decl: &Decl, src: &str) -> String {
-    if decl.args.is_empty() {
-        return decl.kind.text.clone();
-    }
-    let args: Vec<String> = decl
-        .args
-        .iter()
-        .map(|a| format!("{}: {}", a.key.text, &src[a.value.span.range()]))
-        .collect();
-    format!("{}({})", decl.kind.text, args.join(", "))
-}
-
-fn route_text(route: &Route, src: &str) -> String {
-    route
-        .stages
-        .iter()
-        .map(|stage| expr_text(stage, src))
-        .collect::<Vec<_>>()
-        .join(" -> ")
-}
-
-fn expr_text(expr: &Expr, src: &str) -> String {
-    match expr {
-        Expr::Queue(queue) => src[queue.span.range()].to_string(),
-        Expr::Flow(flow) => flow_text(flow, src),
-    }
-}
-
-fn flow_text(flow: &Flow, src: &str) -> String {
-    let members: Vec<String> = flow.members.iter().map(|m| expr_text(m, src)).collect();
-    let mut text = format!("{}({})", flow.op.kind_name(), members.join(", "));
-    match &flow.fallback {
-        None => {}
-        Some(Fallback::Funnel(_)) => text.push_str(" fallback funnel"),
-        Some(Fallback::Target(target)) => {
-            text.push_str(" fallback ");
-            text.push_str(&expr_text(target, src));
-        }
-    }
-    text
 }
