@@ -146,3 +146,101 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
         );
     });
 }
+
+#[test]
+fn every_explain_example_behaves_as_claimed() {
+    for code in Code::ALL {
+        let e = wbc::explain::explanation(*code);
+        assert_eq!(e.code, *code, "{} has no explanation", code.as_str());
+        let wrong = check_source(e.wrong);
+        assert!(
+            wrong.diagnostics.iter().any(|d| d.code == *code),
+            "explain {}: wrong example gives [{}]",
+            code.as_str(),
+            summary(&wrong)
+        );
+        let fixed = check_source(e.fixed);
+        assert!(
+            fixed.diagnostics.is_empty() && fixed.graph.is_some(),
+            "explain {}: corrected example gives [{}]",
+            code.as_str(),
+            summary(&fixed)
+        );
+    }
+}
+
+#[test]
+fn every_example_draws_as_dot_and_mermaid() {
+    insta::glob!("../examples", "*.wb", |path| {
+        let graph = check_source(&read(path))
+            .graph
+            .expect("examples check clean");
+        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
+        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
+    });
+}
+
+/// Runs the `wbc` binary; returns (exit code, stdout, stderr).
+fn wbc(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wbc"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("run wbc");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(out.stdout),
+        text(out.stderr),
+    )
+}
+
+#[test]
+fn cli_explain_prints_the_examples_and_rejects_unknown_codes() {
+    let (code, out, _) = wbc(&["explain", "e0010"]);
+    assert_eq!(code, 0);
+    let e = wbc::explain::explanation(Code::E0010);
+    assert!(out.starts_with("E0010: "), "{out}");
+    for line in e.wrong.lines().chain(e.fixed.lines()) {
+        assert!(
+            out.contains(&format!("    {line}\n")),
+            "missing `{line}` in\n{out}"
+        );
+    }
+    let (code, out, err) = wbc(&["explain", "E9999"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("`E9999` is not a wbc diagnostic code"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_expand_and_graph_print_the_checked_graph_or_the_errors() {
+    let example = "examples/scenario3_failover_metrics.wb";
+    let src = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(example),
+    );
+    let graph = check_source(&src).graph.expect("clean");
+    assert_eq!(
+        wbc(&["expand", example]),
+        (0, wbc::expand::expand(&graph, &src), String::new())
+    );
+    assert_eq!(
+        wbc(&["graph", example]),
+        (0, wbc::dot::dot(&graph), String::new())
+    );
+    assert_eq!(
+        wbc(&["graph", "--format", "mermaid", example]),
+        (0, wbc::dot::mermaid(&graph), String::new())
+    );
+    let bad = "tests/fixtures/bad/e0010_source_connected_twice.wb";
+    for command in ["expand", "graph"] {
+        let (code, out, err) = wbc(&[command, bad]);
+        assert_eq!((code, out.as_str()), (1, ""), "{command}");
+        assert!(err.contains("error[E0010]"), "{command}: {err}");
+    }
+    assert_eq!(wbc(&["expand", "no/such/file.wb"]).0, 2);
+}
