@@ -78,8 +78,9 @@ fn file_with_errors_is_not_built() {
     assert!(!dir.join("bad").exists(), "no binary is written");
 }
 
-/// The default output is the file's stem in the current directory; a
-/// second build of the unchanged file reuses the cached binary; the binary
+/// The default output is the file's stem in the current directory (or in
+/// the directory `-o` names); a second build of the unchanged file reuses
+/// the cached binary; the binary
 /// names its routing file and that file's sha256 in `--version`.
 #[test]
 fn unchanged_file_is_reused_and_version_names_the_file() {
@@ -95,9 +96,11 @@ fn unchanged_file_is_reused_and_version_names_the_file() {
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert!(dir.join("relay").is_file(), "binary at ./relay");
 
+    // Into an existing directory this time.
     fs::remove_file(dir.join("relay")).unwrap();
+    fs::create_dir(dir.join("bin")).unwrap();
     let second = wbc(
-        &args(&["build", "relay.wb"]),
+        &args(&["build", "relay.wb", "-o", "bin"]),
         &dir,
         BUILD_TIMEOUT,
         Options::default(),
@@ -106,7 +109,7 @@ fn unchanged_file_is_reused_and_version_names_the_file() {
     assert!(second.stderr.contains("Up to date"), "{}", second.stderr);
     assert!(!second.stderr.contains("Compiling"), "{}", second.stderr);
 
-    let version = Command::new(dir.join("relay"))
+    let version = Command::new(dir.join("bin/relay"))
         .arg("--version")
         .output()
         .expect("run --version");
