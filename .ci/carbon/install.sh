@@ -9,4 +9,4 @@ if command -v carbon-cache >/dev/null 2>&1 && command -v whisper-fetch >/dev/nul
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q graphite-carbon python3-whisper
+apt-get install -y -q --no-install-recommends graphite-carbon python3-whisper
