@@ -85,13 +85,23 @@ impl Prometheus {
         let mut last_error = None;
         for addr in addrs {
             match bind(addr) {
-                Ok(listener) => return Ok(Prometheus { name, listener, ctx: None }),
+                Ok(listener) => {
+                    return Ok(Prometheus {
+                        name,
+                        listener,
+                        ctx: None,
+                    })
+                }
                 Err(e) => last_error = Some(e),
             }
         }
         Err(match last_error {
             Some(e) => StartError::io(name, KIND, format!("cannot listen on {shown}"), &e),
-            None => StartError::new(name, KIND, format!("cannot listen on {shown}: no address found")),
+            None => StartError::new(
+                name,
+                KIND,
+                format!("cannot listen on {shown}: no address found"),
+            ),
         })
     }
 
@@ -122,7 +132,11 @@ impl Module for Prometheus {
 }
 
 async fn serve(module: Prometheus) {
-    let Prometheus { name, listener, ctx } = module;
+    let Prometheus {
+        name,
+        listener,
+        ctx,
+    } = module;
     let Some(ctx) = ctx else {
         tracing::error!("module `{name}` ({KIND}) was never attached to a proxy; not serving");
         return;
@@ -179,7 +193,8 @@ fn respond(exposition: &Exposition, req: &Request<Incoming>) -> Response<Full<By
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
-        r.headers_mut().insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     if !matches!(req.uri().path(), "/metrics" | "/") {
@@ -190,7 +205,9 @@ fn respond(exposition: &Exposition, req: &Request<Incoming>) -> Response<Full<By
             let mut r = Response::new(Full::new(Bytes::from(body)));
             r.headers_mut().insert(
                 CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE),
+                hyper::header::HeaderValue::from_static(
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                ),
             );
             r
         }
@@ -238,8 +255,16 @@ fn endpoints(registry: &Registry) -> Vec<Endpoint> {
     let mut out = Vec::new();
     for q in registry.queues() {
         let counters = q.stats.snapshot();
-        out.push(Endpoint { module: q.from_module, queue: q.from_queue, counters });
-        out.push(Endpoint { module: q.to_module, queue: q.to_queue, counters });
+        out.push(Endpoint {
+            module: q.from_module,
+            queue: q.from_queue,
+            counters,
+        });
+        out.push(Endpoint {
+            module: q.to_module,
+            queue: q.to_queue,
+            counters,
+        });
     }
     out
 }
@@ -257,7 +282,11 @@ impl Collector for ProxyCollector {
         )?;
         for e in &endpoints {
             for (direction, value) in [("in", e.counters.in_), ("out", e.counters.out)] {
-                let labels = [("module", e.module), ("queue", e.queue), ("direction", direction)];
+                let labels = [
+                    ("module", e.module),
+                    ("queue", e.queue),
+                    ("direction", direction),
+                ];
                 ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -273,8 +302,12 @@ impl Collector for ProxyCollector {
             ConstCounter::new(e.counters.dropped).encode(family.encode_family(&labels)?)?;
         }
 
-        let mut family =
-            encoder.encode_descriptor("wbc_queue_size", "Events waiting in a queue now.", None, MetricType::Gauge)?;
+        let mut family = encoder.encode_descriptor(
+            "wbc_queue_size",
+            "Events waiting in a queue now.",
+            None,
+            MetricType::Gauge,
+        )?;
         for e in &endpoints {
             let labels = [("module", e.module), ("queue", e.queue)];
             ConstGauge::new(e.counters.size as i64).encode(family.encode_family(&labels)?)?;
@@ -285,7 +318,10 @@ impl Collector for ProxyCollector {
 }
 
 /// Per-module values grouped into one family per value name.
-fn encode_module_values(registry: &Registry, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+fn encode_module_values(
+    registry: &Registry,
+    encoder: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
     let values = registry.modules();
     let mut names: Vec<&'static str> = values.iter().map(|m| m.metric).collect();
     names.sort_unstable();
@@ -294,7 +330,8 @@ fn encode_module_values(registry: &Registry, encoder: &mut DescriptorEncoder) ->
         let (family_name, help, kind) = match metric {
             "connected" => (
                 "wbc_module_connected".to_string(),
-                "1 while the module is connected to its destination, 0 while it is down.".to_string(),
+                "1 while the module is connected to its destination, 0 while it is down."
+                    .to_string(),
                 MetricType::Gauge,
             ),
             "reconnects" => (
@@ -324,7 +361,9 @@ fn encode_module_values(registry: &Registry, encoder: &mut DescriptorEncoder) ->
 
 /// A value name as a metric-name part: `[a-zA-Z0-9_]`, others become `_`.
 fn metric_name_part(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 #[cfg(test)]

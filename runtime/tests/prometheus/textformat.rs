@@ -89,9 +89,9 @@ fn parse_value(s: &str) -> Result<f64, String> {
 
 /// Splits `{a="x",b="y"}` (starting at the `{`) into pairs; returns the pairs
 /// and the rest of the line after the `}`.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut rest = &s[1..];
-    let mut labels = Vec::new();
+    let mut labels: Labels = Vec::new();
     loop {
         rest = rest.trim_start();
         if let Some(after) = rest.strip_prefix('}') {
@@ -126,7 +126,7 @@ fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
                 Some((_, c)) => value.push(c),
             }
         };
-        if labels.iter().any(|(n, _): &(String, String)| n == name) {
+        if labels.iter().any(|(n, _)| n == name) {
             return Err(format!("label `{name}` given twice"));
         }
         labels.push((name.to_string(), value));
