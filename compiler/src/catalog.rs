@@ -125,8 +125,16 @@ pub static KINDS: &[KindSpec] = &[
         inputs: Queues::None,
         outputs: Queues::Fixed(&["outbox"]),
         args: &[
-            ArgSpec { name: "port", ty: ArgType::Port, default: None, doc: "TCP port to listen on" },
-            ArgSpec { doc: "address to listen on", ..HOST },
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port to listen on",
+            },
+            ArgSpec {
+                doc: "address to listen on",
+                ..HOST
+            },
             ArgSpec {
                 name: "max_line",
                 ty: ArgType::ByteSize,
@@ -149,8 +157,16 @@ pub static KINDS: &[KindSpec] = &[
         inputs: Queues::Fixed(&["inbox"]),
         outputs: Queues::Fixed(&["failed"]),
         args: &[
-            ArgSpec { name: "port", ty: ArgType::Port, default: None, doc: "TCP port to connect to" },
-            ArgSpec { doc: "host to connect to", ..HOST },
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port to connect to",
+            },
+            ArgSpec {
+                doc: "host to connect to",
+                ..HOST
+            },
             ArgSpec {
                 name: "failed",
                 ty: ArgType::Bool,
@@ -281,7 +297,12 @@ pub static KINDS: &[KindSpec] = &[
         role: Role::Sink,
         inputs: Queues::Fixed(&["inbox"]),
         outputs: Queues::Fixed(&["failed"]),
-        args: &[ArgSpec { name: "path", ty: ArgType::Str, default: None, doc: "file to append to" }],
+        args: &[ArgSpec {
+            name: "path",
+            ty: ArgType::Str,
+            default: None,
+            doc: "file to append to",
+        }],
         runtime: "FileOut",
         summary: "appends each event to a file, followed by a newline",
         doc: "The file is created when missing. A write error sends the events to `failed` \

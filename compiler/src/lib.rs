@@ -8,6 +8,12 @@
 
 pub mod ast;
 pub mod catalog;
+pub mod check;
+pub mod desugar;
 pub mod diagnostic;
+pub mod expand;
+pub mod fmt;
 pub mod graph;
+pub mod parse;
+pub mod render;
 pub mod span;
