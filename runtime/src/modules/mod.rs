@@ -19,6 +19,8 @@ mod prometheus;
 mod roundrobin;
 mod stdin;
 mod stdout;
+mod tcp_in;
+mod tcp_out;
 
 pub use fanout::{Fanout, FanoutConfig};
 pub use file_out::{FileOut, FileOutConfig};
@@ -29,3 +31,5 @@ pub use prometheus::{Prometheus, PrometheusConfig};
 pub use roundrobin::{RoundRobin, RoundRobinConfig};
 pub use stdin::{Stdin, StdinConfig};
 pub use stdout::{Stdout, StdoutConfig};
+pub use tcp_in::{LineFramer, TcpIn, TcpInConfig};
+pub use tcp_out::{TcpOut, TcpOutConfig};
