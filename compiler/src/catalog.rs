@@ -75,6 +75,9 @@ pub enum Role {
     Fanout,
     /// funnel: all inputs merged into `outbox`.
     Funnel,
+    /// Has no queues and serves something outside the event flow
+    /// (metrics.prometheus): never a dead end, never unused.
+    Service,
 }
 
 /// One module kind.
@@ -249,7 +252,7 @@ pub static KINDS: &[KindSpec] = &[
     },
     KindSpec {
         name: "metrics.prometheus",
-        role: Role::Source,
+        role: Role::Service,
         inputs: Queues::None,
         outputs: Queues::None,
         args: &[
