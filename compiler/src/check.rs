@@ -19,9 +19,62 @@ mod routes;
 mod suggest;
 pub mod values;
 
-use crate::desugar::Core;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::ast;
+use crate::desugar::{desugar, Core};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::graph::{Graph, Module};
+
+/// Everything the front end knows about one routing file.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub file: ast::File,
+    pub core: Core,
+    /// `Some` only when no stage reported an error.
+    pub graph: Option<Graph>,
+    /// Parse, desugar and check diagnostics, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity() == Severity::Error)
+    }
+}
+
+/// Parses, desugars and checks `src`: what `wbc check`, `build`, `expand`
+/// and `graph` run.
+///
+/// Statements with syntax errors are missing from the tree, so when there
+/// are any, the checks that depend on seeing the whole file (undeclared
+/// modules, unused modules, queues connected nowhere) are left out rather
+/// than reported about statements the user did write.
+pub fn check_source(src: &str) -> Checked {
+    let (file, mut diagnostics) = crate::parse::parse(src);
+    let (core, desugar_diags) = desugar(&file);
+    let (graph, check_diags) = check(&core);
+    let incomplete = diagnostics.iter().any(|d| d.code == Code::E0001);
+    let already = |d: &Diagnostic, seen: &[Diagnostic]| {
+        seen.iter()
+            .any(|p| p.code == d.code && p.primary.span == d.primary.span)
+    };
+    let parse_diags = diagnostics.clone();
+    diagnostics.extend(desugar_diags);
+    diagnostics.extend(check_diags.into_iter().filter(|d| {
+        let needs_whole_file = matches!(d.code, Code::E0007 | Code::E0011 | Code::W0001);
+        let hidden = incomplete && needs_whole_file;
+        !hidden && !already(d, &parse_diags)
+    }));
+    sort(&mut diagnostics);
+    let graph = graph.filter(|_| !diagnostics.iter().any(|d| d.severity() == Severity::Error));
+    Checked {
+        file,
+        core,
+        graph,
+        diagnostics,
+    }
+}
 
 /// Checks `core`. The graph is `Some` only when there are no errors
 /// (warnings allowed). Diagnostics are sorted by position.

@@ -36,6 +36,10 @@ pub struct Core {
     pub modules: Vec<CoreModule>,
     /// Connections in the order their routes appear.
     pub connections: Vec<CoreConnection>,
+    /// Modules named in route parts that were dropped because of an error
+    /// reported by desugaring: `check` reports them when undeclared and
+    /// does not call them unused.
+    pub mentioned: Vec<Ident>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +183,10 @@ impl Desugarer {
                         )),
                     );
                 }
+                if flow.op != FlowOp::Funnel {
+                    self.mention(expr);
+                    return None;
+                }
                 let module = self.flow(flow);
                 Some(self.endpoint_of(module, None, flow.span, Dir::Source))
             }
@@ -208,6 +216,9 @@ impl Desugarer {
                             .with_label("its merged events would go nowhere")
                             .with_help("put `funnel(...)` before `->`; use `roundrobin(...)` or `fanout(...)` to send to several targets"),
                     );
+                    self.mention(target);
+                    self.core.mentioned.extend(from.map(|f| f.module));
+                    return None;
                 }
                 let module = self.flow_header(flow);
                 // With `fallback funnel` the roundrobin's one inbox is fed by a
@@ -227,11 +238,28 @@ impl Desugarer {
         }
     }
 
+    /// Adds `from -> to`; without `from` (its stage was dropped after an
+    /// error) `to` is only noted as mentioned.
     fn connect(&mut self, from: Option<CoreEndpoint>, to: CoreEndpoint, span: Span) {
-        if let Some(from) = from {
-            self.core
+        match from {
+            Some(from) => self
+                .core
                 .connections
-                .push(CoreConnection { from, to, span });
+                .push(CoreConnection { from, to, span }),
+            None => self.core.mentioned.push(to.module),
+        }
+    }
+
+    /// Notes every module named in a dropped expression.
+    fn mention(&mut self, expr: &Expr) {
+        match expr {
+            Expr::Queue(q) => self.core.mentioned.push(q.module.clone()),
+            Expr::Flow(flow) => {
+                flow.members.iter().for_each(|m| self.mention(m));
+                if let Some(Fallback::Target(target)) = &flow.fallback {
+                    self.mention(target);
+                }
+            }
         }
     }
 
@@ -312,6 +340,9 @@ impl Desugarer {
                 "a `funnel(...)` has no members that can fail",
                 "remove the `fallback`",
             );
+            if let Fallback::Target(target) = fallback {
+                self.mention(target);
+            }
             return;
         }
         if flow.op == FlowOp::Fanout && matches!(fallback, Fallback::Funnel(_)) {
@@ -386,8 +417,11 @@ impl Desugarer {
     }
 
     fn misplaced_fallback(&mut self, span: Span, message: &str, help: &str) {
-        self.diags
-            .push(Diagnostic::new(Code::E0015, span, message).with_help(help));
+        self.diags.push(
+            Diagnostic::new(Code::E0015, span, message)
+                .with_label("this `fallback` cannot work")
+                .with_help(help),
+        );
     }
 
     fn queue_ref(&mut self, q: &QueueRef, dir: Dir) -> CoreEndpoint {

@@ -30,9 +30,21 @@ pub(crate) fn check_dead_ends(modules: &Modules, wiring: &Wiring, diags: &mut Ve
                 .with_help(format!("connect it (`{name} -> ...`) or remove `{name}`")),
             ),
             Role::RoundRobin | Role::Fanout if fed && !feeds => diags.push(
-                Diagnostic::new(Code::E0011, span, format!("`{name}` has no outputs"))
-                    .with_label(format!("events sent to this `{}` would pile up", kind.name))
-                    .with_help(format!("connect its outputs: `{name}.one -> ...`")),
+                Diagnostic::new(
+                    Code::E0011,
+                    span,
+                    if entry.decl.generated {
+                        format!("this `{}(...)` has no members", kind.name)
+                    } else {
+                        format!("`{name}` has no outputs")
+                    },
+                )
+                .with_label(format!("events sent to this `{}` would pile up", kind.name))
+                .with_help(if entry.decl.generated {
+                    format!("give the `{}(...)` at least one member", kind.name)
+                } else {
+                    format!("connect its outputs: `{name}.one -> ...`")
+                }),
             ),
             Role::Funnel if fed && !feeds => diags.push(
                 Diagnostic::new(

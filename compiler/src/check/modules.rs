@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::suggest::did_you_mean;
+use super::suggest::{did_you_mean, nearest};
 use super::values::{check_value, default_value};
 use crate::catalog::{self, KindSpec, KINDS};
 use crate::desugar::{Core, CoreModule};
@@ -115,6 +115,8 @@ fn check_args(
 ) -> (Option<Vec<ArgValue>>, Vec<Option<Span>>) {
     let mut written: Vec<Option<&crate::ast::Arg>> = vec![None; kind.args.len()];
     let mut ok = true;
+    // Arguments a misspelled one was taken for: not also reported missing.
+    let mut meant: Vec<&str> = Vec::new();
     for arg in &decl.args {
         let Some(i) = kind.args.iter().position(|a| a.name == arg.key.text) else {
             ok = false;
@@ -127,11 +129,14 @@ fn check_args(
             let help = if kind.args.is_empty() {
                 format!("`{}` takes no arguments; remove it", kind.name)
             } else {
-                did_you_mean(&arg.key.text, kind.args.iter().map(|a| a.name)).unwrap_or_else(|| {
-                    let names: Vec<String> =
-                        kind.args.iter().map(|a| format!("`{}`", a.name)).collect();
-                    format!("`{}` takes {}", kind.name, names.join(", "))
-                })
+                let near = nearest(&arg.key.text, kind.args.iter().map(|a| a.name));
+                meant.extend(near);
+                near.map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| {
+                        let names: Vec<String> =
+                            kind.args.iter().map(|a| format!("`{}`", a.name)).collect();
+                        format!("`{}` takes {}", kind.name, names.join(", "))
+                    })
             };
             diags.push(d.with_help(help));
             continue;
@@ -158,7 +163,7 @@ fn check_args(
             Some(arg) => check_value(spec, &arg.value, diags),
             None => {
                 let default = default_value(spec);
-                if default.is_none() {
+                if default.is_none() && !meant.contains(&spec.name) {
                     diags.push(missing(decl, kind, spec));
                 }
                 default

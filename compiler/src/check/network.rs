@@ -44,20 +44,25 @@ pub(crate) fn check_addresses(modules: &Modules, diags: &mut Vec<Diagnostic>) {
     let mut listeners: HashMap<u64, Vec<(&Entry, &str)>> = HashMap::new();
     for (entry, (host, port)) in of_kind("tcp.in") {
         let same_port = listeners.entry(port).or_default();
-        if let Some((first, _)) = same_port.iter().find(|(_, h)| overlaps(h, host)) {
-            diags.push(
-                Diagnostic::new(
-                    Code::E0012,
-                    entry.arg_span("port"),
-                    format!(
-                        "`{}` and `{}` both listen on `{host}:{port}`",
-                        first.name(),
-                        entry.name()
-                    ),
+        if let Some((first, first_host)) = same_port.iter().find(|(_, h)| overlaps(h, host)) {
+            let message = if *first_host == host {
+                format!(
+                    "`{}` and `{}` both listen on `{host}:{port}`",
+                    first.name(),
+                    entry.name()
                 )
-                .with_label("second listener here")
-                .with_secondary(first.arg_span("port"), "first listens here")
-                .with_help("give one of them another `port`"),
+            } else {
+                format!(
+                    "`{}` listens on `{first_host}:{port}`, which includes `{host}:{port}` of `{}`",
+                    first.name(),
+                    entry.name()
+                )
+            };
+            diags.push(
+                Diagnostic::new(Code::E0012, entry.arg_span("port"), message)
+                    .with_label("second listener here")
+                    .with_secondary(first.arg_span("port"), "first listens here")
+                    .with_help("give one of them another `port`"),
             );
             continue;
         }

@@ -4,7 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::modules::Modules;
-use super::suggest::did_you_mean;
+use super::suggest::{did_you_mean, nearest};
+use crate::ast::Ident;
 use crate::catalog::{KindSpec, Queues};
 use crate::desugar::{Core, CoreConnection, CoreEndpoint, QueueOrigin};
 use crate::diagnostic::{Code, Diagnostic};
@@ -42,6 +43,12 @@ pub(crate) fn check_connections(
     };
     let mut first_from: HashMap<(ModuleId, &str), &CoreConnection> = HashMap::new();
     let mut first_to: HashMap<(ModuleId, &str), &CoreConnection> = HashMap::new();
+    for module in &core.mentioned {
+        if let Some(id) = declared(modules, module, diags) {
+            wiring.named_as_source[id.0] = true;
+            wiring.named_as_target[id.0] = true;
+        }
+    }
     for conn in &core.connections {
         let from = resolve(modules, &conn.from, Dir::Source, diags);
         let to = resolve(modules, &conn.to, Dir::Target, diags);
@@ -86,6 +93,24 @@ struct Resolved {
     valid: Option<ModuleId>,
 }
 
+/// The module `name` refers to; when it is not declared, E0007 with the
+/// nearest declared name.
+fn declared(modules: &Modules, name: &Ident, diags: &mut Vec<Diagnostic>) -> Option<ModuleId> {
+    if let Some((id, _)) = modules.get(&name.text) {
+        return Some(id);
+    }
+    let d = Diagnostic::new(
+        Code::E0007,
+        name.span,
+        format!("module `{}` is not declared", name.text),
+    )
+    .with_label("not declared in this file");
+    let help = did_you_mean(&name.text, modules.by_name.keys().copied())
+        .unwrap_or_else(|| format!("declare it: `{} = KIND(...)`", name.text));
+    diags.push(d.with_help(help));
+    None
+}
+
 fn resolve(
     modules: &Modules,
     ep: &CoreEndpoint,
@@ -93,19 +118,12 @@ fn resolve(
     diags: &mut Vec<Diagnostic>,
 ) -> Resolved {
     let Some((id, entry)) = modules.get(&ep.module.text) else {
-        let d = Diagnostic::new(
-            Code::E0007,
-            ep.module.span,
-            format!("module `{}` is not declared", ep.module.text),
-        )
-        .with_label("not declared in this file");
-        let help = did_you_mean(&ep.module.text, modules.by_name.keys().copied())
-            .unwrap_or_else(|| format!("declare it: `{} = KIND(...)`", ep.module.text));
-        diags.push(d.with_help(help));
-        return Resolved {
-            named: None,
-            valid: None,
-        };
+        declared(modules, &ep.module, diags);
+        // The module a typo was meant to name counts as named, so that it
+        // is not also reported unused.
+        let meant = nearest(&ep.module.text, modules.by_name.keys().copied());
+        let named = meant.and_then(|n| modules.get(n)).map(|(id, _)| id);
+        return Resolved { named, valid: None };
     };
     let valid = match entry.kind {
         Some(kind) => match queue_problem(ep, kind, dir) {
@@ -210,6 +228,7 @@ fn queue_problem(ep: &CoreEndpoint, kind: &KindSpec, dir: Dir) -> Option<Diagnos
             let names = fixed(this);
             let help = did_you_mean(queue, names.iter().copied()).unwrap_or_else(|| match names {
                 [] => format!("a `{}` has no {side} queues", kind.name),
+                [only] => format!("the only {side} queue of a `{}` is `{only}`", kind.name),
                 _ => {
                     let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                     format!(
@@ -270,6 +289,15 @@ fn unique<'c>(
             )
         }
     };
+    let (help, first_label) = if earlier_ep.origin == QueueOrigin::Fallback {
+        let help = format!(
+            "`fallback` already routes the events `{}` could not deliver; remove this route or the `fallback`",
+            ep.module.text
+        );
+        (help, "first connected here by `fallback`")
+    } else {
+        (help, "first connected here")
+    };
     let role = if dir == Dir::Source {
         "source"
     } else {
@@ -285,7 +313,7 @@ fn unique<'c>(
             ),
         )
         .with_label("connected again here")
-        .with_secondary(earlier_ep.queue.span, "first connected here")
+        .with_secondary(earlier_ep.queue.span, first_label)
         .with_help(help),
     );
     false

@@ -40,6 +40,8 @@ fn a_clean_file_gives_a_graph_with_defaults_in_catalog_order() {
     assert_eq!(graph.connections.len(), 1);
 }
 
+/// A misspelled required argument (`prot`) is one E0004, not also an
+/// E0005; the E0005 here is `d`'s missing `path`.
 #[test]
 fn declaration_errors_are_all_reported() {
     let got = codes(vec![
@@ -52,8 +54,10 @@ fn declaration_errors_are_all_reported() {
             vec![("port", LiteralKind::Int(0)), ("port", LiteralKind::Int(1))],
             60,
         ),
+        decl("d", "file.out", vec![], 80),
         route(vec![q("a", 100), q("b", 110)]),
         route(vec![q("a", 120), q("c", 130)]),
+        route(vec![q("a", 140), q("d", 150)]),
     ]);
     assert_eq!(
         got,

@@ -131,9 +131,11 @@ fn read_literal(src: &str) -> Option<LiteralKind> {
         "ms" => LiteralKind::Duration(n),
         "s" => LiteralKind::Duration(n * 1000),
         "m" => LiteralKind::Duration(n * 60_000),
+        "h" => LiteralKind::Duration(n * 3_600_000),
         "B" => LiteralKind::ByteSize(n),
         "KiB" => LiteralKind::ByteSize(n << 10),
         "MiB" => LiteralKind::ByteSize(n << 20),
+        "GiB" => LiteralKind::ByteSize(n << 30),
         _ => return None,
     })
 }
@@ -147,12 +149,14 @@ pub fn to_wb(value: &Value) -> String {
         Value::Duration(d) => {
             let ms = d.as_millis();
             match ms {
+                _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
                 _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
                 _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
                 _ => format!("{ms}ms"),
             }
         }
         Value::ByteSize(b) => match b {
+            _ if b % (1 << 30) == 0 => format!("{}GiB", b >> 30),
             _ if b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
             _ if b % (1 << 10) == 0 => format!("{}KiB", b >> 10),
             _ => format!("{b}B"),

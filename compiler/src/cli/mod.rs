@@ -7,9 +7,11 @@
 //! [`FAILURE`] when the input has problems (diagnostics were printed),
 //! [`USAGE`] for a bad command line or a file that cannot be read.
 
+mod build;
 mod check;
 mod fmt;
 mod list;
+mod run;
 mod show;
 mod source;
 
@@ -49,6 +51,10 @@ commands! {
     List => list,
     /// Show a module kind's arguments, queues and what it does
     Show => show,
+    /// Build a routing file into a proxy binary
+    Build => build,
+    /// Build a routing file (reusing an unchanged build) and run the proxy
+    Run => run,
 }
 
 /// Compiles `.wb` routing files into fast TCP event proxies.

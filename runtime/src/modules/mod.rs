@@ -18,6 +18,8 @@ mod null;
 mod roundrobin;
 mod stdin;
 mod stdout;
+mod tcp_in;
+mod tcp_out;
 
 pub use fanout::{Fanout, FanoutConfig};
 pub use file_out::{FileOut, FileOutConfig};
@@ -27,3 +29,5 @@ pub use null::{Null, NullConfig};
 pub use roundrobin::{RoundRobin, RoundRobinConfig};
 pub use stdin::{Stdin, StdinConfig};
 pub use stdout::{Stdout, StdoutConfig};
+pub use tcp_in::{LineFramer, TcpIn, TcpInConfig};
+pub use tcp_out::{TcpOut, TcpOutConfig};
