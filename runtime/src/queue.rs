@@ -48,10 +48,15 @@
 //!   [`SendError::Down`] as soon as the queue is down (roundrobin redirects the
 //!   batch to another member);
 //! * [`Sender::try_send`] never waits: [`SendError::Full`] or
-//!   [`SendError::Down`] leave the batch with the caller. A down tcp.out hands
-//!   its held events to its `failed` queue this way, so the cycle
-//!   `roundrobin -> out.inbox -> out.failed -> funnel -> roundrobin.inbox`
-//!   cannot deadlock: what cannot be handed off is kept and retried.
+//!   [`SendError::Down`] leave the batch with the caller.
+//!
+//! A down tcp.out hands what it holds to its `failed` queue with `try_send`,
+//! or with `send` raced against its reconnect timer in a `select!` (sends are
+//! cancel-safe), never with a wait it cannot leave. So the failover cycle
+//! `roundrobin -> out.inbox -> out.failed -> funnel -> roundrobin.inbox`
+//! cannot deadlock: what cannot be handed off is kept and retried while the
+//! output reconnects, and roundrobin, which only waits for members that are
+//! up, keeps the rest moving.
 //!
 //! The receiver itself can always take events out of a locked queue
 //! ([`Receiver::try_recv`]), e.g. to move them to its `failed` queue.
