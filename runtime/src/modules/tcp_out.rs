@@ -29,10 +29,12 @@
 mod backoff;
 mod conn;
 mod cursor;
+mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
+pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,6 +125,7 @@ impl TcpOut {
         // Events taken from the inbox and not yet written.
         let mut held: Batch = Vec::new();
         let mut ever_connected = false;
+        let mut unacked = Unacked::default();
         let mut delay = Duration::ZERO;
         loop {
             self.inbox.lock();
@@ -145,21 +148,38 @@ impl TcpOut {
                 self.config.name,
                 self.address
             );
-            match self.serve(&mut stream, &mut held).await {
+            unacked.connected(&stream);
+            match self.serve(&mut stream, &mut held, &mut unacked).await {
                 Ok(()) => {
                     close_gracefully(stream).await;
                     self.connected.store(0, Ordering::Relaxed);
                     return;
                 }
                 Err(down) => {
+                    // A reset peer never received what it did not
+                    // acknowledge; a peer that closed politely still reads
+                    // what is in flight, so nothing of that is sent again.
+                    let recovered = match down {
+                        Down::Io(_) => unacked.recover(&stream, &mut held),
+                        Down::PeerClosed => {
+                            unacked.forget();
+                            0
+                        }
+                    };
+                    // They were counted as delivered when written.
+                    ctx.in_flight_add(recovered as u64);
+                    let what = match (&self.failed, held.is_empty()) {
+                        (_, true) => "nothing held",
+                        (Some(_), false) => "handing them to `failed`",
+                        (None, false) => "keeping them for retry",
+                    };
                     tracing::warn!(
-                        "module `{}` ({KIND}) is down: {} ({down}); {} events handed on, reconnecting",
+                        "module `{}` ({KIND}) is down: {} ({down}); {} events not delivered \
+                         ({recovered} written but never acknowledged), {what}; reconnecting",
                         self.config.name,
                         self.address,
                         held.len()
                     );
-                    // A polite close drains the peer's reads first: closing
-                    // now lets it finish reading what was written.
                     drop(stream);
                     delay = backoff.next_delay();
                 }
@@ -168,7 +188,12 @@ impl TcpOut {
     }
 
     /// Writes batches until the inbox ends (`Ok`) or the connection is down.
-    async fn serve(&mut self, stream: &mut TcpStream, held: &mut Batch) -> Result<(), Down> {
+    async fn serve(
+        &mut self,
+        stream: &mut TcpStream,
+        held: &mut Batch,
+        unacked: &mut Unacked,
+    ) -> Result<(), Down> {
         loop {
             if held.is_empty() {
                 tokio::select! {
@@ -186,12 +211,14 @@ impl TcpOut {
             let mut cursor = WriteCursor::default();
             let result = conn::write_batch(stream, held, &mut cursor).await;
             self.inbox.delivered(cursor.event as u64);
-            if result.is_ok() {
-                held.clear();
-            } else {
-                held.drain(..cursor.event);
+            match result {
+                Ok(()) => unacked.written(stream, held),
+                Err(down) => {
+                    let written: Batch = held.drain(..cursor.event).collect();
+                    unacked.written_before_failure(written);
+                    return Err(down);
+                }
             }
-            result?;
         }
     }
 
