@@ -17,9 +17,12 @@
 //! "Known to be in the socket" is exact at the event level: the write cursor
 //! counts whole events (with their newline) accepted by the kernel; a
 //! partially written event is completed if the peer still reads, else it
-//! counts as not written. Events in the kernel's send buffer when a backend
-//! dies are the only ones a crash can take with it, so the send buffer is
-//! capped at [`SEND_BUFFER`].
+//! counts as not written. Written is not yet received: when the connection
+//! is reset, the events the backend never acknowledged are handed on too
+//! ([`Unacked`], from `TCP_INFO`), so a crashing backend only takes with it
+//! what its own receive buffer held. A polite close hands on nothing already
+//! written: the backend still reads it. The send buffer is capped at
+//! [`SEND_BUFFER`], which bounds the written-but-unacknowledged batches kept.
 //!
 //! Counters: the inbox counts `out` when a batch is taken; the proxy's
 //! in-flight count drops when events are written. The module publishes
@@ -51,8 +54,8 @@ use crate::queue::{Batch, Receiver, SendError, Sender};
 const KIND: &str = "tcp.out";
 
 /// Kernel send buffer per connection (Linux doubles the value). Large enough
-/// for full-speed writes on loopback and LAN, small enough that a backend
-/// dying mid-stream takes little unacknowledged data with it.
+/// for full-speed writes on loopback and LAN, small enough to bound what is
+/// written but unacknowledged (kept for a reset, see [`Unacked`]).
 pub const SEND_BUFFER: u32 = 256 * 1024;
 
 /// How long a finishing proxy waits for the backend to acknowledge the close
