@@ -4,17 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::peers::{Sender, Sink, SinkOpts};
-use crate::setup::{figures, increasing, start, tally};
+use crate::setup::{figures, increasing, start, tally, wait_total};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn wait_total(sinks: &[&Sink], n: u64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while sinks.iter().map(|s| s.lines()).sum::<u64>() < n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-}
 
 /// `input -> output` without a `failed` queue. The backend half-closes after
 /// 20,000 lines, reads what is in flight, and listens again 300 ms later.
