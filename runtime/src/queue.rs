@@ -38,8 +38,12 @@
 //! [`Receiver::lock`]: the queue is *down*. Senders see it with
 //! [`Sender::is_up`]:
 //!
-//! * [`Sender::send`] waits until the queue is up again and has room (a plain
-//!   producer whose only target is down must not lose events);
+//! * [`Sender::send`] waits only for room. A down queue still takes events
+//!   (it stays bounded) and its receiver decides their fate: a tcp.out with a
+//!   `failed` queue moves them there, so `fanout(a, b)` or a plain
+//!   `tcp.in -> tcp.out` keeps flowing into a dead-letter route while the
+//!   backend is away; one without `failed` keeps them, the queue fills, and
+//!   the producer waits (backpressure, nothing lost);
 //! * [`Sender::send_unless_down`] waits for room but returns
 //!   [`SendError::Down`] as soon as the queue is down (roundrobin redirects the
 //!   batch to another member);
@@ -220,6 +224,36 @@ impl Shared {
     }
 }
 
+/// What both ends of a queue can tell about it.
+macro_rules! queue_end_accessors {
+    () => {
+        /// Events queued now.
+        pub fn len(&self) -> usize {
+            self.shared.state().len
+        }
+
+        /// Whether nothing is queued now.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The queue's capacity in events.
+        pub fn capacity(&self) -> usize {
+            self.shared.capacity
+        }
+
+        /// The queue's counters.
+        pub fn stats(&self) -> &Arc<QueueStats> {
+            &self.shared.stats
+        }
+
+        /// The proxy this queue belongs to (in-flight count, shutdown, metrics).
+        pub fn context(&self) -> &Arc<Context> {
+            &self.shared.ctx
+        }
+    };
+}
+
 /// The producing end of a queue.
 pub struct Sender {
     shared: Arc<Shared>,
@@ -250,30 +284,7 @@ impl Sender {
         self.shared.up.load(Ordering::Acquire)
     }
 
-    /// Events queued now.
-    pub fn len(&self) -> usize {
-        self.shared.state().len
-    }
-
-    /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The queue's capacity in events.
-    pub fn capacity(&self) -> usize {
-        self.shared.capacity
-    }
-
-    /// The queue's counters.
-    pub fn stats(&self) -> &Arc<QueueStats> {
-        &self.shared.stats
-    }
-
-    /// The proxy this queue belongs to (in-flight count, shutdown, metrics).
-    pub fn context(&self) -> &Arc<Context> {
-        &self.shared.ctx
-    }
+    queue_end_accessors!();
 
     /// An empty vector from this queue's pool, to fill and send.
     pub fn fresh_batch(&self) -> Batch {
@@ -313,8 +324,9 @@ impl Sender {
         Ok(())
     }
 
-    /// Moves the batch into the queue, waiting while the queue is full or
-    /// down. Only fails with [`SendError::Closed`]. Cancel-safe.
+    /// Moves the batch into the queue, waiting while the queue is full.
+    /// Ignores the lock: a down receiver still gets the events (see the
+    /// module docs). Only fails with [`SendError::Closed`]. Cancel-safe.
     pub async fn send(&self, batch: &mut Batch) -> Result<(), SendError> {
         self.send_waiting(batch, false).await
     }
@@ -367,7 +379,7 @@ impl Sender {
                 if st.locked && fail_when_down {
                     return Err(SendError::Down);
                 }
-                if !st.locked && st.fits(batch.len(), self.shared.capacity) {
+                if (!st.locked || !fail_when_down) && st.fits(batch.len(), self.shared.capacity) {
                     self.push(&mut st, batch);
                     return Ok(());
                 }
@@ -464,8 +476,9 @@ impl Receiver {
         TryRecv::Batch
     }
 
-    /// Marks the queue down: senders stop putting events in (see the module
-    /// docs for what each kind of send does). Idempotent.
+    /// Marks the queue down: roundrobin stops choosing it, `try_send` and
+    /// `send_unless_down` refuse it, plain `send` still fills it up to its
+    /// capacity (see the module docs). Idempotent.
     pub fn lock(&self) {
         self.shared.state().locked = true;
         self.shared.up.store(false, Ordering::Release);
@@ -503,30 +516,7 @@ impl Receiver {
         self.wakeup = notify;
     }
 
-    /// Events queued now.
-    pub fn len(&self) -> usize {
-        self.shared.state().len
-    }
-
-    /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The queue's capacity in events.
-    pub fn capacity(&self) -> usize {
-        self.shared.capacity
-    }
-
-    /// The queue's counters.
-    pub fn stats(&self) -> &Arc<QueueStats> {
-        &self.shared.stats
-    }
-
-    /// The proxy this queue belongs to.
-    pub fn context(&self) -> &Arc<Context> {
-        &self.shared.ctx
-    }
+    queue_end_accessors!();
 
     /// Gives an emptied vector back to the pool (when it was not reused by
     /// another `recv`).

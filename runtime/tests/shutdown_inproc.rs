@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use core_support::*;
 use wbc_runtime::modules::*;
-use wbc_runtime::{Proxy, ProxyOptions, Receiver, SendError, Sender, SourceKind, TryRecv};
+use wbc_runtime::{Proxy, ProxyOptions, Sender, SourceKind};
 
 /// A listener-like source: emits batches until told to stop, counting what
 /// it emitted.
@@ -65,29 +65,6 @@ async fn stop_drains_every_event_read_and_leaves_none_in_flight() {
         read,
         "every event read is delivered"
     );
-}
-
-/// Stands in for a tcp.out that is down for good: locks its inbox and moves
-/// everything to its failed queue with `try_send`, keeping what does not fit.
-fn down_output(mut inbox: Receiver, failed: Sender) {
-    inbox.lock();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        loop {
-            if held.is_empty() {
-                match inbox.try_recv(&mut held) {
-                    TryRecv::Batch => {}
-                    TryRecv::Closed => return,
-                    TryRecv::Empty => {}
-                }
-            }
-            match failed.try_send(&mut held) {
-                Ok(()) | Err(SendError::Full) => {}
-                Err(_) => return,
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

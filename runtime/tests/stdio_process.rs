@@ -90,7 +90,7 @@ fn child(graph: &str) -> ExitCode {
         move |proxy: &mut Proxy| -> Result<(), StartError> {
             let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
             if graph == "stuck" {
-                // Down before stdin starts: its events wait in stdin's hands.
+                // Down before stdin starts: its events wait in the locked queue.
                 rx.lock();
             }
             proxy.spawn(Stdin::new(StdinConfig { name: "input" }, tx)?);
@@ -478,7 +478,7 @@ fn second_signal_exits_at_once_naming_undelivered() {
     assert!(stderr.contains("second stop request"), "{stderr}");
     assert!(stderr.contains("500 events left undelivered"), "{stderr}");
     assert!(
-        stderr.contains("queue input.outbox -> output.inbox: in 0 out 0 dropped 0 size 0"),
+        stderr.contains("queue input.outbox -> output.inbox: in 500 out 0 dropped 0 size 500"),
         "{stderr}"
     );
 }
