@@ -85,6 +85,11 @@ impl Unacked {
             return 0;
         }
         let acked = self.acked(stream);
+        self.recover_after(acked, held)
+    }
+
+    /// [`recover`](Self::recover) given the acknowledged byte count.
+    fn recover_after(&mut self, acked: u64, held: &mut Batch) -> usize {
         let mut lost: Vec<Bytes> = Vec::new();
         for (batch, end) in self.batches.drain(..) {
             if end <= acked {
@@ -149,4 +154,63 @@ fn bytes_acked(stream: &TcpStream) -> Option<u64> {
 #[cfg(not(target_os = "linux"))]
 fn bytes_acked(_stream: &TcpStream) -> Option<u64> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(ls: &[&'static [u8]]) -> Batch {
+        ls.iter().map(|l| Bytes::from_static(l)).collect()
+    }
+
+    /// Tracking as if connected with `TCP_INFO` available.
+    fn tracking(batches: &[&[&'static [u8]]]) -> Unacked {
+        let mut u = Unacked {
+            base: Some(0),
+            ..Unacked::default()
+        };
+        for b in batches {
+            u.push(batch(b));
+        }
+        u
+    }
+
+    #[test]
+    fn nothing_acknowledged_recovers_everything_in_order_before_held() {
+        // "ab\n" "c\n" | "def\n": 3 + 2 + 4 bytes.
+        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
+        let mut held = batch(&[b"unwritten"]);
+        assert_eq!(u.recover_after(0, &mut held), 3);
+        assert_eq!(held, batch(&[b"ab", b"c", b"def", b"unwritten"]));
+    }
+
+    #[test]
+    fn an_event_counts_as_received_only_with_its_newline() {
+        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
+        let mut held = Vec::new();
+        // "ab\n" acknowledged, "c" but not its newline.
+        assert_eq!(u.recover_after(4, &mut held), 2);
+        assert_eq!(held, batch(&[b"c", b"def"]));
+    }
+
+    #[test]
+    fn fully_acknowledged_batches_are_not_sent_again() {
+        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
+        let mut held = Vec::new();
+        assert_eq!(u.recover_after(5, &mut held), 1);
+        assert_eq!(held, batch(&[b"def"]));
+        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
+        let mut held = Vec::new();
+        assert_eq!(u.recover_after(9, &mut held), 0);
+        assert!(held.is_empty());
+    }
+
+    #[test]
+    fn without_tcp_info_nothing_is_kept() {
+        let mut u = Unacked::default();
+        u.written_before_failure(batch(&[b"x"]));
+        let mut held = Vec::new();
+        assert_eq!(u.recover_after(0, &mut held), 0);
+    }
 }
