@@ -215,10 +215,10 @@ impl TcpOut {
             let result = conn::write_batch(stream, held, &mut cursor).await;
             self.inbox.delivered(cursor.event as u64);
             match result {
-                Ok(()) => unacked.written(stream, held),
+                Ok(()) => unacked.written(stream, held, cursor.done_bytes),
                 Err(down) => {
                     let written: Batch = held.drain(..cursor.event).collect();
-                    unacked.written_before_failure(written);
+                    unacked.written_before_failure(written, cursor.done_bytes);
                     return Err(down);
                 }
             }

@@ -48,13 +48,14 @@ impl Unacked {
 
     /// Takes a fully written batch (leaving an empty vector in its place)
     /// and drops the batches the peer has acknowledged since.
-    pub fn written(&mut self, stream: &TcpStream, batch: &mut Batch) {
+    /// `bytes` is the batch's size on the wire (events and newlines).
+    pub fn written(&mut self, stream: &TcpStream, batch: &mut Batch, bytes: u64) {
         if self.base.is_none() {
             batch.clear();
             return;
         }
         let spare = self.spare.pop().unwrap_or_default();
-        self.push(std::mem::replace(batch, spare));
+        self.push(std::mem::replace(batch, spare), bytes);
         let acked = self.acked(stream);
         while self.batches.front().is_some_and(|(_, end)| *end <= acked) {
             if let Some((mut done, _)) = self.batches.pop_front() {
@@ -66,15 +67,16 @@ impl Unacked {
         }
     }
 
-    /// Takes events written completely by a write that then failed.
-    pub fn written_before_failure(&mut self, events: Batch) {
+    /// Takes events written completely (`bytes` on the wire) by a write that
+    /// then failed.
+    pub fn written_before_failure(&mut self, events: Batch, bytes: u64) {
         if self.base.is_some() && !events.is_empty() {
-            self.push(events);
+            self.push(events, bytes);
         }
     }
 
-    fn push(&mut self, batch: Batch) {
-        self.written += batch.iter().map(|e| e.len() as u64 + 1).sum::<u64>();
+    fn push(&mut self, batch: Batch, bytes: u64) {
+        self.written += bytes;
         self.batches.push_back((batch, self.written));
     }
 
@@ -171,7 +173,8 @@ mod tests {
             ..Unacked::default()
         };
         for b in batches {
-            u.push(batch(b));
+            let bytes = b.iter().map(|e| e.len() as u64 + 1).sum();
+            u.push(batch(b), bytes);
         }
         u
     }
@@ -209,7 +212,7 @@ mod tests {
     #[test]
     fn without_tcp_info_nothing_is_kept() {
         let mut u = Unacked::default();
-        u.written_before_failure(batch(&[b"x"]));
+        u.written_before_failure(batch(&[b"x"]), 2);
         let mut held = Vec::new();
         assert_eq!(u.recover_after(0, &mut held), 0);
     }
