@@ -96,6 +96,9 @@ impl TcpOut {
             .map_err(|e| StartError::io(config.name, KIND, &what, &e))?
             .next()
             .ok_or_else(|| StartError::new(config.name, KIND, format!("{what}: no address")))?;
+        // Down until connected: a roundrobin does not deal events to an
+        // output that has never reached its backend.
+        inbox.lock();
         let metrics = inbox.context().metrics();
         let connected = metrics.module_metric(config.name, "connected");
         let reconnects = metrics.module_metric(config.name, "reconnects");

@@ -52,6 +52,7 @@ const CASES: &[Case] = cases![
     clients::idle_clients_cost_little,
     forwarding::metrics_graphite_counts_scenario_1,
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
+    shutdown::shutdown_with_backend_down_reports_undelivered,
     recovery::retry_without_failed_queue_backend_restarts,
     recovery::residue_backend_reset_mid_stream,
     start_errors::start_error_port_in_use,
