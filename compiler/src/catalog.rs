@@ -75,6 +75,9 @@ pub enum Role {
     Fanout,
     /// funnel: all inputs merged into `outbox`.
     Funnel,
+    /// Has no queues and serves something outside the event flow
+    /// (metrics.prometheus): never a dead end, never unused.
+    Service,
 }
 
 /// One module kind.
@@ -125,8 +128,16 @@ pub static KINDS: &[KindSpec] = &[
         inputs: Queues::None,
         outputs: Queues::Fixed(&["outbox"]),
         args: &[
-            ArgSpec { name: "port", ty: ArgType::Port, default: None, doc: "TCP port to listen on" },
-            ArgSpec { doc: "address to listen on", ..HOST },
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port to listen on",
+            },
+            ArgSpec {
+                doc: "address to listen on",
+                ..HOST
+            },
             ArgSpec {
                 name: "max_line",
                 ty: ArgType::ByteSize,
@@ -149,8 +160,16 @@ pub static KINDS: &[KindSpec] = &[
         inputs: Queues::Fixed(&["inbox"]),
         outputs: Queues::Fixed(&["failed"]),
         args: &[
-            ArgSpec { name: "port", ty: ArgType::Port, default: None, doc: "TCP port to connect to" },
-            ArgSpec { doc: "host to connect to", ..HOST },
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port to connect to",
+            },
+            ArgSpec {
+                doc: "host to connect to",
+                ..HOST
+            },
             ArgSpec {
                 name: "failed",
                 ty: ArgType::Bool,
@@ -232,6 +251,31 @@ pub static KINDS: &[KindSpec] = &[
               Connect its outbox to a tcp.out aimed at carbon's plaintext port.",
     },
     KindSpec {
+        name: "metrics.prometheus",
+        role: Role::Service,
+        inputs: Queues::None,
+        outputs: Queues::None,
+        args: &[
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port of the HTTP endpoint (exporters conventionally use 9100 and up)",
+            },
+            ArgSpec { doc: "address to serve on", ..HOST },
+        ],
+        runtime: "Prometheus",
+        summary: "serves every queue's counters over HTTP for Prometheus to scrape",
+        doc: "Listens on host:port and answers every HTTP GET (conventionally `/metrics`) \
+              with the Prometheus text exposition format (version 0.0.4), read from the \
+              same counters as metrics.graphite at the moment of the scrape: \
+              `wbc_queue_events_total{module,queue,direction=\"in\"|\"out\"}`, \
+              `wbc_queue_dropped_total{module,queue}`, the gauge `wbc_queue_size{module,queue}`, \
+              and for every tcp.out `wbc_module_connected{module}` (0 or 1) and \
+              `wbc_module_reconnects_total{module}`. It has no queues: declare it and it \
+              serves; it never touches the event path.",
+    },
+    KindSpec {
         name: "stdin",
         role: Role::Source,
         inputs: Queues::None,
@@ -256,7 +300,12 @@ pub static KINDS: &[KindSpec] = &[
         role: Role::Sink,
         inputs: Queues::Fixed(&["inbox"]),
         outputs: Queues::Fixed(&["failed"]),
-        args: &[ArgSpec { name: "path", ty: ArgType::Str, default: None, doc: "file to append to" }],
+        args: &[ArgSpec {
+            name: "path",
+            ty: ArgType::Str,
+            default: None,
+            doc: "file to append to",
+        }],
         runtime: "FileOut",
         summary: "appends each event to a file, followed by a newline",
         doc: "The file is created when missing. A write error sends the events to `failed` \

@@ -23,6 +23,10 @@ pub enum Code {
     E0011,
     E0012,
     E0013,
+    /// An argument given twice in one declaration.
+    E0014,
+    /// A `fallback` where it cannot work.
+    E0015,
     W0001,
     W0002,
 }
@@ -42,6 +46,8 @@ impl Code {
         Code::E0011,
         Code::E0012,
         Code::E0013,
+        Code::E0014,
+        Code::E0015,
         Code::W0001,
         Code::W0002,
     ];
@@ -61,6 +67,8 @@ impl Code {
             Code::E0011 => "E0011",
             Code::E0012 => "E0012",
             Code::E0013 => "E0013",
+            Code::E0014 => "E0014",
+            Code::E0015 => "E0015",
             Code::W0001 => "W0001",
             Code::W0002 => "W0002",
         }
@@ -68,7 +76,10 @@ impl Code {
 
     /// Parses `E0003` (also `e0003`, `3`-style shorthands are not accepted).
     pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s))
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
     }
 
     pub fn severity(self) -> Severity {
@@ -112,7 +123,10 @@ impl Diagnostic {
         Diagnostic {
             code,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
@@ -129,7 +143,10 @@ impl Diagnostic {
     }
 
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 

@@ -80,7 +80,10 @@ impl Graph {
     }
 
     pub fn find(&self, name: &str) -> Option<ModuleId> {
-        self.modules.iter().position(|m| m.name == name).map(ModuleId)
+        self.modules
+            .iter()
+            .position(|m| m.name == name)
+            .map(ModuleId)
     }
 
     /// Connections whose source is a queue of `id`, in route order.
@@ -95,6 +98,10 @@ impl Graph {
 
     /// The value of argument `name` of module `id` (always present in a checked graph).
     pub fn arg(&self, id: ModuleId, name: &str) -> Option<&Value> {
-        self.module(id).args.iter().find(|a| a.spec.name == name).map(|a| &a.value)
+        self.module(id)
+            .args
+            .iter()
+            .find(|a| a.spec.name == name)
+            .map(|a| &a.value)
     }
 }

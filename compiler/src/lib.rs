@@ -7,7 +7,17 @@
 //! `build` (crate on disk -> cargo -> binary). See ARCHITECTURE.md.
 
 pub mod ast;
+pub mod build;
 pub mod catalog;
+pub mod check;
+pub mod codegen;
+pub mod desugar;
 pub mod diagnostic;
+pub mod dot;
+pub mod expand;
+pub mod explain;
+pub mod fmt;
 pub mod graph;
+pub mod parse;
+pub mod render;
 pub mod span;

@@ -181,3 +181,41 @@ async fn a_listener_keeps_the_proxy_running_after_finite_sources_end() {
     assert_eq!(report.queue_to("sink2", "inbox").unwrap().out, 10);
     drop(tx);
 }
+
+/// A module with a bug: panics on its first batch.
+struct Crash {
+    inbox: wbc_runtime::Receiver,
+}
+
+impl wbc_runtime::Module for Crash {
+    fn name(&self) -> &'static str {
+        "crash"
+    }
+
+    async fn run(mut self) {
+        let mut batch = Vec::new();
+        self.inbox.recv(&mut batch).await;
+        panic!("deliberate panic in a test module");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_module_ends_the_proxy_with_failure() {
+    let mut proxy = Proxy::new(ProxyOptions {
+        drain_timeout: Duration::from_millis(300),
+        ..ProxyOptions::default()
+    });
+    let (tx, rx) = proxy.queue("input", "outbox", "crash", "inbox");
+    let source = tx.context().register_source(SourceKind::Listener);
+    proxy.spawn(Crash { inbox: rx });
+    tx.try_emit(&mut lines("e", 10)).unwrap();
+    let started = Instant::now();
+
+    let report = proxy.run_until(std::future::pending::<()>()).await;
+
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.failed_modules, ["crash"]);
+    assert!(!report.success());
+    assert_eq!(report.undelivered, 10);
+    drop((tx, source));
+}

@@ -1,0 +1,57 @@
+//! `wbc fmt FILE... [--check]`: rewrite files in the canonical layout
+//! (see `wbc::fmt`). Files with syntax errors are never rewritten.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{source, FAILURE, SUCCESS, USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Routing files to format in place
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Change nothing; list the files that would change and exit 1 if any
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let color = source::stderr_color();
+    let (mut unreadable, mut failed) = (false, false);
+    for path in &args.files {
+        let Some(src) = source::read(path) else {
+            unreadable = true;
+            continue;
+        };
+        let name = path.display().to_string();
+        match wbc::fmt::format(&src) {
+            Err(diagnostics) => {
+                eprint!("{}", wbc::render::human(&diagnostics, &name, &src, color));
+                eprintln!("error: `{name}` has syntax errors; not formatted");
+                failed = true;
+            }
+            Ok(formatted) if formatted == src => {}
+            Ok(_) if args.check => {
+                println!("{name}");
+                failed = true;
+            }
+            Ok(formatted) => {
+                if let Err(e) = std::fs::write(path, formatted) {
+                    eprintln!("error: cannot write `{name}`: {e}");
+                    unreadable = true;
+                }
+            }
+        }
+    }
+    if unreadable {
+        ExitCode::from(USAGE)
+    } else if failed {
+        if args.check {
+            eprintln!("error: files above are not formatted; run `wbc fmt` on them");
+        }
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::from(SUCCESS)
+    }
+}

@@ -1,0 +1,41 @@
+//! Reading routing files and choosing output styles, shared by commands.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Reads a routing file, or prints one line saying why it cannot be read.
+pub fn read(path: &Path) -> Option<String> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot read `{}`: not UTF-8 text (invalid byte at offset {})",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                );
+                None
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
+            None
+        }
+    }
+}
+
+/// The OS reason without Rust's "(os error 2)" suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_lowercase(),
+        None => text.to_lowercase(),
+    }
+}
+
+/// Whether to color diagnostics written to stderr: only on a terminal, and
+/// never when `NO_COLOR` is set (https://no-color.org).
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal()
+        && !matches!(std::env::var_os("NO_COLOR"), Some(v) if !v.is_empty())
+}
