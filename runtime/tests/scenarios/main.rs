@@ -48,6 +48,7 @@ const CASES: &[Case] = cases![
     failover::failover_c_both_down_then_one_comes_up,
     backpressure::backpressure_slow_sink_bounded_rss,
     input::input_edge_cases_overlong_binary_crlf_empty_partial,
+    input::input_ten_mib_without_newline_bounded_memory,
     clients::concurrent_clients_each_in_order,
     clients::idle_clients_cost_little,
     forwarding::metrics_graphite_counts_scenario_1,
