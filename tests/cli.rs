@@ -362,3 +362,23 @@ fn check_reports_checker_errors_of_every_file() {
         run.stdout
     );
 }
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    // Like `wbc list | head -0`: the reader is gone before wbc writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wbc"))
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wbc");
+    drop(child.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "wbc list did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert_eq!(output.status.code(), Some(0));
+}
