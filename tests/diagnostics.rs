@@ -96,6 +96,19 @@ fn every_code_has_a_bad_file() {
     }
 }
 
+/// The graph of `src`, which must check without any diagnostic.
+fn clean_graph(src: &str, what: &str) -> Graph {
+    let checked = check_source(src);
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{what}: [{}]",
+        summary(&checked)
+    );
+    checked
+        .graph
+        .expect("a file without diagnostics has a graph")
+}
+
 /// A graph described without spans or the `generated` flag: what two
 /// routing files must share to mean the same proxy.
 fn canonical(graph: &Graph) -> (Vec<String>, BTreeSet<String>) {
@@ -123,22 +136,10 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
     insta::glob!("../examples", "*.wb", |path| {
         let name = file_name(path);
         let src = read(path);
-        let checked = check_source(&src);
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{name}: [{}]",
-            summary(&checked)
-        );
-        let graph = checked.graph.expect("a clean file has a graph");
+        let graph = clean_graph(&src, &name);
         let expanded = wbc::expand::expand(&graph, &src);
         insta::assert_snapshot!("expand", expanded);
-        let again = check_source(&expanded);
-        assert!(
-            again.diagnostics.is_empty(),
-            "{name} expanded: [{}]\n{expanded}",
-            summary(&again)
-        );
-        let again = again.graph.expect("expanded output has a graph");
+        let again = clean_graph(&expanded, &format!("{name} expanded:\n{expanded}"));
         assert_eq!(
             canonical(&again),
             canonical(&graph),
@@ -159,12 +160,9 @@ fn every_explain_example_behaves_as_claimed() {
             code.as_str(),
             summary(&wrong)
         );
-        let fixed = check_source(e.fixed);
-        assert!(
-            fixed.diagnostics.is_empty() && fixed.graph.is_some(),
-            "explain {}: corrected example gives [{}]",
-            code.as_str(),
-            summary(&fixed)
+        clean_graph(
+            e.fixed,
+            &format!("explain {}: corrected example", code.as_str()),
         );
     }
 }
@@ -172,9 +170,7 @@ fn every_explain_example_behaves_as_claimed() {
 #[test]
 fn every_example_draws_as_dot_and_mermaid() {
     insta::glob!("../examples", "*.wb", |path| {
-        let graph = check_source(&read(path))
-            .graph
-            .expect("examples check clean");
+        let graph = clean_graph(&read(path), &file_name(path));
         insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
         insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
     });
@@ -223,7 +219,7 @@ fn cli_expand_and_graph_print_the_checked_graph_or_the_errors() {
             .join("..")
             .join(example),
     );
-    let graph = check_source(&src).graph.expect("clean");
+    let graph = clean_graph(&src, example);
     assert_eq!(
         wbc(&["expand", example]),
         (0, wbc::expand::expand(&graph, &src), String::new())
@@ -305,10 +301,10 @@ fn bench_check_10k_modules_20k_routes() {
 
 /// The core table of `src` as `a.q -> b.q` lines.
 fn table(src: &str) -> Vec<String> {
-    let checked = check_source(src);
-    assert!(!checked.has_errors(), "[{}]", summary(&checked));
-    let core = checked.core;
-    core.connections
+    clean_graph(src, src);
+    check_source(src)
+        .core
+        .connections
         .iter()
         .map(|c| format!("{} -> {}", c.from.explicit(), c.to.explicit()))
         .collect()
