@@ -372,6 +372,7 @@ impl Desugarer {
                 let to = self.endpoint_of(module.clone(), None, *span, Dir::Target);
                 self.connect(Some(from), to, *span);
             }
+            Fallback::Target(target) if failed.is_empty() => self.mention(target),
             Fallback::Target(target) => {
                 if failed.len() == 1 {
                     let (from, _) = failed.into_iter().next().expect("length checked");

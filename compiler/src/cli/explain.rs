@@ -14,9 +14,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match Code::parse(args.code.trim()) {
-        Some(code) => {
-            print!("{}", wbc::explain::render(wbc::explain::explanation(code)));
+    match Code::parse(args.code.trim()).and_then(wbc::explain::explanation) {
+        Some(explanation) => {
+            print!("{}", wbc::explain::render(explanation));
             ExitCode::from(SUCCESS)
         }
         None => {
