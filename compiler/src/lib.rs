@@ -7,8 +7,10 @@
 //! `build` (crate on disk -> cargo -> binary). See ARCHITECTURE.md.
 
 pub mod ast;
+pub mod build;
 pub mod catalog;
 pub mod check;
+pub mod codegen;
 pub mod desugar;
 pub mod diagnostic;
 pub mod dot;

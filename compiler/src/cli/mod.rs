@@ -34,12 +34,14 @@ macro_rules! errln {
     }};
 }
 
+mod build;
 mod check;
 mod expand;
 mod explain;
 mod fmt;
 mod graph;
 mod list;
+mod run;
 mod show;
 mod source;
 
@@ -85,6 +87,10 @@ commands! {
     Graph => graph,
     /// Explain a diagnostic code, with a wrong and a corrected example
     Explain => explain,
+    /// Build a routing file into a proxy binary
+    Build => build,
+    /// Build a routing file (reusing an unchanged build) and run the proxy
+    Run => run,
 }
 
 /// Compiles `.wb` routing files into fast TCP event proxies.
