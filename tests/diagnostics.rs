@@ -367,6 +367,7 @@ mod random_files {
         "file.out",
         "metrics.graphite",
         "tcp.ot",
+        "metrics.prometheus",
     ];
     const ARGS: &[&str] = &[
         "port: 1",
