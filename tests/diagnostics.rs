@@ -567,3 +567,31 @@ mod random_files {
         }
     }
 }
+
+#[test]
+fn graph_labels_escape_quotes_and_mark_failed_edges() {
+    let src = "i = stdin\nw = file.out(path: \"a \\\"b\\\" \\\\c\")\ndead = null\ni -> w\nw.failed -> dead\n";
+    let graph = clean_graph(src, "labels");
+    let dot = wbc::dot::dot(&graph);
+    assert!(
+        dot.contains(r#""w" [label="w\nfile.out\na \"b\" \\c"];"#),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(r#""w" -> "dead" [label="failed → inbox", style=dashed];"#),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(r#""i" -> "w" [label="outbox → inbox"];"#),
+        "{dot}"
+    );
+    let mermaid = wbc::dot::mermaid(&graph);
+    assert!(
+        mermaid.contains(r#"m1["w<br/>file.out<br/>a #quot;b#quot; \c"]"#),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains(r#"m1 -.->|"failed → inbox"| m2"#),
+        "{mermaid}"
+    );
+}
