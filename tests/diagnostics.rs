@@ -595,3 +595,16 @@ fn graph_labels_escape_quotes_and_mark_failed_edges() {
         "{mermaid}"
     );
 }
+
+#[test]
+fn all_errors_of_a_file_are_reported_in_one_run() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/bad/e0007_among_other_errors.wb");
+    let checked = check_source(&read(&path));
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0002", "E0004", "E0006", "E0007", "E0009"]);
+}
