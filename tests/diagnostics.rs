@@ -7,7 +7,11 @@
 //!   expand` output) is a snapshot, and that output re-checks to the same
 //!   graph;
 //! - every `wbc explain` example behaves as it claims;
-//! - an ignored benchmark times `check_source` on a 10,000-module file.
+//! - `commands`: `wbc expand`, `graph` and `explain` print what the
+//!   library computes, and exit 1 / 2 on bad files and unknown codes;
+//! - `random_files`: property tests over generated routing files;
+//! - `bench`: an ignored benchmark times `check_source` on a
+//!   10,000-module file.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -96,6 +100,19 @@ fn every_code_has_a_bad_file() {
     }
 }
 
+/// The graph of `src`, which must check without any diagnostic.
+fn clean_graph(src: &str, what: &str) -> Graph {
+    let checked = check_source(src);
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{what}: [{}]",
+        summary(&checked)
+    );
+    checked
+        .graph
+        .expect("a file without diagnostics has a graph")
+}
+
 /// A graph described without spans or the `generated` flag: what two
 /// routing files must share to mean the same proxy.
 fn canonical(graph: &Graph) -> (Vec<String>, BTreeSet<String>) {
@@ -123,22 +140,10 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
     insta::glob!("../examples", "*.wb", |path| {
         let name = file_name(path);
         let src = read(path);
-        let checked = check_source(&src);
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{name}: [{}]",
-            summary(&checked)
-        );
-        let graph = checked.graph.expect("a clean file has a graph");
+        let graph = clean_graph(&src, &name);
         let expanded = wbc::expand::expand(&graph, &src);
         insta::assert_snapshot!("expand", expanded);
-        let again = check_source(&expanded);
-        assert!(
-            again.diagnostics.is_empty(),
-            "{name} expanded: [{}]\n{expanded}",
-            summary(&again)
-        );
-        let again = again.graph.expect("expanded output has a graph");
+        let again = clean_graph(&expanded, &format!("{name} expanded:\n{expanded}"));
         assert_eq!(
             canonical(&again),
             canonical(&graph),
@@ -146,3 +151,96 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
         );
     });
 }
+
+#[test]
+fn every_explain_example_behaves_as_claimed() {
+    for code in Code::ALL {
+        let e = wbc::explain::explanation(*code)
+            .unwrap_or_else(|| panic!("{} has no explanation", code.as_str()));
+        let wrong = check_source(e.wrong);
+        assert!(
+            wrong.diagnostics.iter().any(|d| d.code == *code),
+            "explain {}: wrong example gives [{}]",
+            code.as_str(),
+            summary(&wrong)
+        );
+        clean_graph(
+            e.fixed,
+            &format!("explain {}: corrected example", code.as_str()),
+        );
+    }
+}
+
+/// The core table of `src` as `a.q -> b.q` lines.
+fn table(src: &str) -> Vec<String> {
+    clean_graph(src, src);
+    check_source(src)
+        .core
+        .connections
+        .iter()
+        .map(|c| format!("{} -> {}", c.from.explicit(), c.to.explicit()))
+        .collect()
+}
+
+#[test]
+fn desugaring_on_source_text() {
+    // Routes before declarations; a chain through declared flow modules;
+    // bare flow names get a fresh queue each time.
+    let chain = "input -> merge -> rr -> a\nrr -> b\nb.failed -> merge\n\
+                 input = tcp.in(port: 1)\nmerge = funnel\nrr = roundrobin\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\n";
+    assert_eq!(
+        table(chain),
+        [
+            "input.outbox -> merge.in_1",
+            "merge.outbox -> rr.inbox",
+            "rr.out_1 -> a.inbox",
+            "rr.out_2 -> b.inbox",
+            "b.failed -> merge.in_2"
+        ]
+    );
+    // Nested inline flows are numbered per kind in source order, skipping
+    // names the file uses; a fanout in the middle of a chain sends on
+    // through one more fresh queue.
+    let nested = "i = tcp.in(port: 1)\nfanout_1 = stdout\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\nc = null\n\
+                  i -> fanout(roundrobin(a, b), fanout_1) -> c\n";
+    assert_eq!(
+        table(nested),
+        [
+            "i.outbox -> fanout_2.inbox",
+            "fanout_2.out_1 -> roundrobin_1.inbox",
+            "roundrobin_1.out_1 -> a.inbox",
+            "roundrobin_1.out_2 -> b.inbox",
+            "fanout_2.out_2 -> fanout_1.inbox",
+            "fanout_2.out_3 -> c.inbox",
+        ]
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_in_one_run() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/bad/e0007_among_other_errors.wb");
+    let checked = check_source(&read(&path));
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0002", "E0004", "E0006", "E0007", "E0009"]);
+}
+
+#[test]
+fn every_example_draws_as_dot_and_mermaid() {
+    insta::glob!("../examples", "*.wb", |path| {
+        let graph = clean_graph(&read(path), &file_name(path));
+        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
+        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
+    });
+}
+
+#[path = "diagnostics/bench.rs"]
+mod bench;
+#[path = "diagnostics/commands.rs"]
+mod commands;
+#[path = "diagnostics/random_files.rs"]
+mod random_files;

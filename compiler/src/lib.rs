@@ -7,11 +7,15 @@
 //! `build` (crate on disk -> cargo -> binary). See ARCHITECTURE.md.
 
 pub mod ast;
+pub mod build;
 pub mod catalog;
 pub mod check;
+pub mod codegen;
 pub mod desugar;
 pub mod diagnostic;
+pub mod dot;
 pub mod expand;
+pub mod explain;
 pub mod fmt;
 pub mod graph;
 pub mod parse;

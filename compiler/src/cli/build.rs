@@ -1,0 +1,148 @@
+//! `wbc build FILE [-o OUTPUT] [--emit-crate DIR] [--debug]`: check, then
+//! generate and compile a proxy binary (see `wbc::build`).
+//!
+//! The check is the one `wbc check` runs, with the same diagnostics on
+//! stderr; a file with errors is never built. `wbc run` shares
+//! [`build_file`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use wbc::build::{self, BuildError, Built, Profile, Request};
+use wbc::diagnostic::Severity;
+
+use super::{source, FAILURE, SUCCESS, USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Routing file to build
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to write the binary [default: the file's stem, in the current directory]
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: Option<PathBuf>,
+    /// Also write the generated crate, with a copy of the runtime, to DIR
+    #[arg(long, value_name = "DIR")]
+    pub emit_crate: Option<PathBuf>,
+    /// Build without optimizations: compiles faster, runs slower
+    #[arg(long)]
+    pub debug: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let output = match &args.output {
+        // `-o bin/` puts the binary into an existing directory.
+        Some(dir) if dir.is_dir() => dir.join(stem(&args.file)),
+        Some(output) => output.clone(),
+        None => PathBuf::from(stem(&args.file)),
+    };
+    if same_file(&output, &args.file) {
+        eprintln!(
+            "error: the binary would overwrite the routing file `{}`",
+            args.file.display()
+        );
+        eprintln!("help: name the binary with `-o OUTPUT`");
+        return ExitCode::from(USAGE);
+    }
+    let profile = if args.debug {
+        Profile::Debug
+    } else {
+        Profile::Release
+    };
+    let built = match build_file(&args.file, profile, args.emit_crate.as_deref()) {
+        Ok(built) => built,
+        Err(code) => return code,
+    };
+    if let Err(error) = build::install(&built, &output) {
+        return report(&error);
+    }
+    eprintln!("       Wrote `{}`", output.display());
+    ExitCode::from(SUCCESS)
+}
+
+/// Checks `path` (printing its diagnostics), then builds it. On failure the
+/// reason has been printed and the exit code is returned.
+pub fn build_file(
+    path: &Path,
+    profile: Profile,
+    emit_crate: Option<&Path>,
+) -> Result<Built, ExitCode> {
+    let Some(src) = source::read(path) else {
+        return Err(ExitCode::from(USAGE));
+    };
+    let display = path.display().to_string();
+    // TEMPORARY until fe-check's `check_source` lands: the same three stages.
+    let (file, mut diagnostics) = wbc::parse::parse(&src);
+    let (core, more) = wbc::desugar::desugar(&file);
+    diagnostics.extend(more);
+    let (graph, more) = wbc::check::check(&core);
+    diagnostics.extend(more);
+    let color = source::stderr_color();
+    eprint!(
+        "{}",
+        wbc::render::human(&diagnostics, &display, &src, color)
+    );
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .count();
+    let graph = match graph {
+        Some(graph) if errors == 0 => graph,
+        _ => {
+            let plural = if errors == 1 { "" } else { "s" };
+            eprintln!("error: could not build `{display}` due to {errors} error{plural}");
+            return Err(ExitCode::from(FAILURE));
+        }
+    };
+    let file_name = path
+        .file_name()
+        .map_or(display.clone(), |n| n.to_string_lossy().into_owned());
+    let stem = stem(path);
+    let request = Request {
+        file_name: &file_name,
+        stem: &stem,
+        bytes: src.as_bytes(),
+        graph: &graph,
+        profile,
+    };
+    if let Some(dir) = emit_crate {
+        build::emit_crate(&request, dir).map_err(|e| report(&e))?;
+        eprintln!("     Emitted crate `{}`", dir.display());
+    }
+    let cache = build::cache::locate()
+        .ok_or(BuildError::NoCacheDir)
+        .map_err(|e| report(&e))?;
+    let started = Instant::now();
+    let built = build::build(&request, &cache).map_err(|e| report(&e))?;
+    if built.reused {
+        eprintln!("  Up to date `{display}` (unchanged since the last build)");
+    } else {
+        eprintln!(
+            "       Built `{display}` in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(built)
+}
+
+fn report(error: &BuildError) -> ExitCode {
+    eprintln!("error: {error}");
+    if let Some(help) = error.help() {
+        eprintln!("help: {help}");
+    }
+    ExitCode::from(FAILURE)
+}
+
+/// The routing file's name without its extension: the default binary name.
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "proxy".into(), |s| s.to_string_lossy().into_owned())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -1,0 +1,245 @@
+//! `tcp.in`: listens on a TCP port; every newline-delimited line is one event.
+//!
+//! One task accepts clients, one task per client reads it. A client task
+//! reads into its own [`BytesMut`], cuts complete lines off with the
+//! [`LineFramer`] (zero-copy: events are views into the read buffer) and
+//! emits them to the outbox as one batch per read. While the outbox is full,
+//! `emit` waits and the task does not read: the client's socket buffer fills
+//! and TCP flow control slows the producer down. So memory per client is
+//! bounded by one read buffer (`max_line` plus one read) and one batch,
+//! whatever the client sends.
+//!
+//! Over-long lines are dropped and counted in the outbox's `dropped` counter;
+//! the first one of each client is logged with the client's address, later
+//! ones only counted, so a misbehaving client cannot flood the log.
+//!
+//! On shutdown the module stops accepting and reading, emits the complete
+//! lines it already holds, then releases its source token so the proxy can
+//! drain. A line the client had only begun is discarded (and logged): unlike
+//! a client that disconnects, the client did not end it, so its start is not
+//! an event, and delivering it would deliver a corrupt line.
+
+mod framer;
+
+pub use framer::LineFramer;
+
+use bytes::BytesMut;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::context::Context;
+use crate::proxy::{Module, StartError};
+use crate::queue::{Batch, Sender};
+use crate::shutdown::{SourceKind, SourceToken};
+
+const KIND: &str = "tcp.in";
+
+/// Bytes asked of the socket per read; also the granularity at which read
+/// buffers are allocated (events keep their buffer alive until written).
+const READ_SIZE: usize = 64 * 1024;
+/// Below this much free space a new read buffer is reserved, so reads stay
+/// large.
+const MIN_READ_SPACE: usize = 4 * 1024;
+
+pub struct TcpInConfig {
+    pub name: &'static str,
+    pub port: u16,
+    pub host: &'static str,
+    /// Longest accepted line in bytes, without its `\n`.
+    pub max_line: u64,
+}
+
+pub struct TcpIn {
+    config: TcpInConfig,
+    listener: TcpListener,
+    address: SocketAddr,
+    outbox: Sender,
+    token: SourceToken,
+}
+
+impl TcpIn {
+    /// Binds the listening socket now, so that a port in use or an address
+    /// that does not exist here is a start-up error naming the module.
+    pub fn new(config: TcpInConfig, outbox: Sender) -> Result<TcpIn, StartError> {
+        let what = format!("cannot listen on {}:{}", config.host, config.port);
+        let addrs = (config.host, config.port)
+            .to_socket_addrs()
+            .map_err(|e| StartError::io(config.name, KIND, &what, &e))?;
+        let mut last_error = None;
+        let mut bound = None;
+        for addr in addrs {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    bound = Some(l);
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let listener = match (bound, last_error) {
+            (Some(l), _) => l,
+            (None, Some(e)) => return Err(StartError::io(config.name, KIND, &what, &e)),
+            (None, None) => {
+                return Err(StartError::new(
+                    config.name,
+                    KIND,
+                    format!("{what}: no such address"),
+                ))
+            }
+        };
+        let to_tokio = |l: std::net::TcpListener| {
+            l.set_nonblocking(true)?;
+            let address = l.local_addr()?;
+            Ok::<_, std::io::Error>((TcpListener::from_std(l)?, address))
+        };
+        let (listener, address) =
+            to_tokio(listener).map_err(|e| StartError::io(config.name, KIND, &what, &e))?;
+        let token = outbox.context().register_source(SourceKind::Listener);
+        Ok(TcpIn {
+            config,
+            listener,
+            address,
+            outbox,
+            token,
+        })
+    }
+
+    /// The address actually bound (the port when `port: 0` was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+}
+
+impl Module for TcpIn {
+    fn name(&self) -> &'static str {
+        self.config.name
+    }
+
+    fn run(self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        accept_loop(self)
+    }
+}
+
+async fn accept_loop(module: TcpIn) {
+    let TcpIn {
+        config,
+        listener,
+        address,
+        outbox,
+        token,
+    } = module;
+    tracing::info!("module `{}` ({KIND}) listening on {address}", config.name);
+    let ctx = outbox.context().clone();
+    let mut clients = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = token.stopping() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let client = Client {
+                        module: config.name,
+                        peer,
+                        max_line: config.max_line,
+                        outbox: outbox.clone(),
+                        ctx: ctx.clone(),
+                    };
+                    clients.spawn(client.serve(stream));
+                }
+                // Out of file descriptors and the like: the listener stays
+                // usable; pause briefly instead of spinning on the error.
+                Err(e) => {
+                    tracing::warn!("module `{}` ({KIND}) cannot accept a client on {address}: {e}", config.name);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = clients.join_next(), if !clients.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // Clients see `stopping` too; they emit what they hold and end.
+    while clients.join_next().await.is_some() {}
+    drop(token);
+}
+
+/// One connected producer.
+struct Client {
+    module: &'static str,
+    peer: SocketAddr,
+    max_line: u64,
+    outbox: Sender,
+    ctx: Arc<Context>,
+}
+
+impl Client {
+    async fn serve(self, mut stream: TcpStream) {
+        let mut framer = LineFramer::new(self.max_line);
+        let mut buf = BytesMut::new();
+        let mut batch: Batch = self.outbox.fresh_batch();
+        let mut warned = false;
+        loop {
+            if buf.capacity() - buf.len() < MIN_READ_SPACE {
+                // Doubling while one line spans many reads keeps copying of
+                // a long partial line amortised.
+                buf.reserve(READ_SIZE.max(buf.len()));
+            }
+            let read = tokio::select! {
+                biased;
+                _ = self.ctx.stopping() => None,
+                r = stream.read_buf(&mut buf) => Some(r),
+            };
+            let (ended, dropped) = match read {
+                Some(Ok(0)) => (true, framer.finish(&mut buf, &mut batch)),
+                Some(Ok(_)) => (false, framer.split(&mut buf, &mut batch)),
+                Some(Err(e)) => {
+                    tracing::debug!(
+                        "module `{}` ({KIND}): client {} failed: {e}",
+                        self.module,
+                        self.peer
+                    );
+                    (true, framer.finish(&mut buf, &mut batch))
+                }
+                None => {
+                    self.discard_unfinished(&buf);
+                    (true, 0)
+                }
+            };
+            if dropped > 0 {
+                self.outbox.count_dropped(dropped);
+                if !warned {
+                    warned = true;
+                    tracing::warn!(
+                        "module `{}` ({KIND}): dropped a line longer than {} bytes from client {}; \
+                         further over-long lines from this client are only counted in `{}.outbox` dropped",
+                        self.module,
+                        self.max_line,
+                        self.peer,
+                        self.module
+                    );
+                }
+            }
+            if !batch.is_empty() && self.outbox.emit(&mut batch).await.is_err() {
+                // The receiver is gone: the proxy is ending without a drain.
+                return;
+            }
+            if ended {
+                return;
+            }
+        }
+    }
+
+    /// Shutdown cut this client off inside a line: the line was never
+    /// complete, and emitting its start would deliver a corrupt event.
+    fn discard_unfinished(&self, buf: &BytesMut) {
+        if !buf.is_empty() {
+            tracing::info!(
+                "module `{}` ({KIND}): stopping; discarded {} bytes of an unfinished line from client {}",
+                self.module,
+                buf.len(),
+                self.peer
+            );
+        }
+    }
+}

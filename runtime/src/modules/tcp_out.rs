@@ -1,0 +1,332 @@
+//! `tcp.out`: connects to host:port and writes each event followed by `\n`.
+//!
+//! The module is a small state machine around one connection:
+//!
+//! - **up**: it takes a batch from its inbox and writes it with vectored
+//!   writes straight from the events' buffers ([`conn::write_batch`]). While
+//!   idle it also watches the connection's read side, so a backend that
+//!   closes is noticed at once, not at the next write.
+//! - **down** (cannot connect, a write failed, or the peer closed): it locks
+//!   its inbox, so a roundrobin stops choosing it and plain producers wait.
+//!   Every event it holds that is not known to be in the socket goes to the
+//!   `failed` queue when there is one, and it keeps draining its inbox there;
+//!   without a `failed` queue it keeps the events and writes them first once
+//!   connected again. It reconnects with [`Backoff`] and unlocks when
+//!   connected.
+//!
+//! "Known to be in the socket" is exact at the event level: the write cursor
+//! counts whole events (with their newline) accepted by the kernel; a
+//! partially written event is completed if the peer still reads, else it
+//! counts as not written. Events in the kernel's send buffer when a backend
+//! dies are the only ones a crash can take with it, so the send buffer is
+//! capped at [`SEND_BUFFER`].
+//!
+//! Counters: the inbox counts `out` when a batch is taken; the proxy's
+//! in-flight count drops when events are written. The module publishes
+//! `connected` (0/1) and `reconnects` (successful connections after the
+//! first) for metrics.
+
+mod backoff;
+mod conn;
+mod cursor;
+
+pub use backoff::Backoff;
+pub use conn::Down;
+pub use cursor::WriteCursor;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::context::Context;
+use crate::proxy::{Module, StartError};
+use crate::queue::{Batch, Receiver, SendError, Sender};
+
+const KIND: &str = "tcp.out";
+
+/// Kernel send buffer per connection (Linux doubles the value). Large enough
+/// for full-speed writes on loopback and LAN, small enough that a backend
+/// dying mid-stream takes little unacknowledged data with it.
+pub const SEND_BUFFER: u32 = 256 * 1024;
+
+/// How long a finishing proxy waits for the backend to acknowledge the close
+/// (it has then read everything).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct TcpOutConfig {
+    pub name: &'static str,
+    pub port: u16,
+    pub host: &'static str,
+    /// Whether a `failed` queue was asked for; the queue itself is the
+    /// `failed` argument of [`TcpOut::new`] (None when not connected).
+    pub failed: bool,
+    /// First reconnect delay; doubles up to 30 s.
+    pub reconnect: Duration,
+}
+
+pub struct TcpOut {
+    config: TcpOutConfig,
+    address: SocketAddr,
+    inbox: Receiver,
+    failed: Option<Sender>,
+    connected: Arc<AtomicU64>,
+    reconnects: Arc<AtomicU64>,
+}
+
+impl TcpOut {
+    /// Resolves the host now, so a name that does not resolve is a start-up
+    /// error naming the module.
+    pub fn new(
+        config: TcpOutConfig,
+        inbox: Receiver,
+        failed: Option<Sender>,
+    ) -> Result<TcpOut, StartError> {
+        let what = format!("cannot resolve {}:{}", config.host, config.port);
+        let address = (config.host, config.port)
+            .to_socket_addrs()
+            .map_err(|e| StartError::io(config.name, KIND, &what, &e))?
+            .next()
+            .ok_or_else(|| StartError::new(config.name, KIND, format!("{what}: no address")))?;
+        let metrics = inbox.context().metrics();
+        let connected = metrics.module_metric(config.name, "connected");
+        let reconnects = metrics.module_metric(config.name, "reconnects");
+        Ok(TcpOut {
+            config,
+            address,
+            inbox,
+            failed,
+            connected,
+            reconnects,
+        })
+    }
+}
+
+impl Module for TcpOut {
+    fn name(&self) -> &'static str {
+        self.config.name
+    }
+
+    fn run(self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.run_loop()
+    }
+}
+
+impl TcpOut {
+    async fn run_loop(mut self) {
+        let ctx = self.inbox.context().clone();
+        let seed = backoff_seed(self.config.name, self.address);
+        let mut backoff = Backoff::new(self.config.reconnect, seed);
+        // Events taken from the inbox and not yet written.
+        let mut held: Batch = Vec::new();
+        let mut ever_connected = false;
+        let mut delay = Duration::ZERO;
+        loop {
+            self.inbox.lock();
+            self.connected.store(0, Ordering::Relaxed);
+            let Some(mut stream) = self
+                .reconnect(&ctx, &mut held, &mut delay, &mut backoff)
+                .await
+            else {
+                return self.give_up(held);
+            };
+            if ever_connected {
+                self.reconnects.fetch_add(1, Ordering::Relaxed);
+            }
+            ever_connected = true;
+            backoff.reset();
+            self.connected.store(1, Ordering::Relaxed);
+            self.inbox.unlock();
+            tracing::info!(
+                "module `{}` ({KIND}) connected to {}",
+                self.config.name,
+                self.address
+            );
+            match self.serve(&mut stream, &mut held).await {
+                Ok(()) => {
+                    close_gracefully(stream).await;
+                    self.connected.store(0, Ordering::Relaxed);
+                    return;
+                }
+                Err(down) => {
+                    tracing::warn!(
+                        "module `{}` ({KIND}) is down: {} ({down}); {} events handed on, reconnecting",
+                        self.config.name,
+                        self.address,
+                        held.len()
+                    );
+                    // A polite close drains the peer's reads first: closing
+                    // now lets it finish reading what was written.
+                    drop(stream);
+                    delay = backoff.next_delay();
+                }
+            }
+        }
+    }
+
+    /// Writes batches until the inbox ends (`Ok`) or the connection is down.
+    async fn serve(&mut self, stream: &mut TcpStream, held: &mut Batch) -> Result<(), Down> {
+        loop {
+            if held.is_empty() {
+                tokio::select! {
+                    biased;
+                    ready = stream.readable() => {
+                        ready.map_err(Down::Io)?;
+                        conn::check_peer(stream)?;
+                        continue;
+                    }
+                    more = self.inbox.recv(held) => if !more {
+                        return Ok(());
+                    },
+                }
+            }
+            let mut cursor = WriteCursor::default();
+            let result = conn::write_batch(stream, held, &mut cursor).await;
+            self.inbox.delivered(cursor.event as u64);
+            if result.is_ok() {
+                held.clear();
+            } else {
+                held.drain(..cursor.event);
+            }
+            result?;
+        }
+    }
+
+    /// Down: waits out `delay` while handing held and queued events to the
+    /// `failed` queue, then tries to connect; repeats with backoff. Returns
+    /// `None` when the proxy is finishing.
+    async fn reconnect(
+        &mut self,
+        ctx: &Arc<Context>,
+        held: &mut Batch,
+        delay: &mut Duration,
+        backoff: &mut Backoff,
+    ) -> Option<TcpStream> {
+        let mut attempts = 0u64;
+        loop {
+            if !self.hand_off_while(ctx, held, *delay).await {
+                return None;
+            }
+            attempts += 1;
+            let attempt = tokio::select! {
+                biased;
+                _ = ctx.finishing() => return None,
+                r = conn::connect(self.address, Some(SEND_BUFFER)) => r,
+            };
+            match attempt {
+                Ok(stream) => return Some(stream),
+                Err(e) => {
+                    *delay = backoff.next_delay();
+                    let msg = format!(
+                        "module `{}` ({KIND}) cannot connect to {}: {}; retrying in {:.1}s",
+                        self.config.name,
+                        self.address,
+                        crate::proxy::describe_io_error(&e),
+                        delay.as_secs_f64()
+                    );
+                    // The first failure of a down period is news; the rest
+                    // are the same news.
+                    if attempts == 1 {
+                        tracing::warn!("{msg}");
+                    } else {
+                        tracing::debug!("{msg}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// For `delay`, moves held events and then the inbox's events to the
+    /// `failed` queue (if any). Returns `false` when the proxy is finishing.
+    async fn hand_off_while(
+        &mut self,
+        ctx: &Arc<Context>,
+        held: &mut Batch,
+        delay: Duration,
+    ) -> bool {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        let mut inbox_open = true;
+        loop {
+            let hand_off = async {
+                match &self.failed {
+                    Some(failed) if !held.is_empty() => match failed.send(held).await {
+                        Ok(()) => HandOff::Moved,
+                        Err(SendError::Closed) => HandOff::NoTaker,
+                        Err(_) => HandOff::Moved,
+                    },
+                    Some(_) if inbox_open => {
+                        if self.inbox.recv(held).await {
+                            HandOff::Moved
+                        } else {
+                            HandOff::InboxEnded
+                        }
+                    }
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = ctx.finishing() => return false,
+                _ = &mut sleep => return true,
+                outcome = hand_off => match outcome {
+                    HandOff::Moved => {}
+                    HandOff::InboxEnded => inbox_open = false,
+                    HandOff::NoTaker => self.failed = None,
+                },
+            }
+        }
+    }
+
+    /// The proxy is finishing while this output is down: what it holds is
+    /// reported as undelivered by the proxy (it stays in the in-flight count).
+    fn give_up(&self, held: Batch) {
+        self.connected.store(0, Ordering::Relaxed);
+        if !held.is_empty() {
+            tracing::error!(
+                "module `{}` ({KIND}) ends while down: {} events held for {} are not delivered",
+                self.config.name,
+                held.len(),
+                self.address
+            );
+        }
+    }
+}
+
+enum HandOff {
+    Moved,
+    InboxEnded,
+    NoTaker,
+}
+
+/// Half-closes, then waits (bounded) for the backend to close its side: when
+/// it does, it has read everything written.
+async fn close_gracefully(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 1024];
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Ok(n) = stream.read(&mut scratch).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn backoff_seed(name: &str, address: SocketAddr) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    name.bytes()
+        .chain(address.to_string().bytes())
+        .fold(nanos, |h, b| {
+            h.rotate_left(5) ^ u64::from(b).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        })
+}

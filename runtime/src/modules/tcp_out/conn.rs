@@ -1,0 +1,223 @@
+//! One tcp.out connection: connecting, and writing batches into it while
+//! watching its read side.
+//!
+//! A backend that goes away politely shuts down its write side first (we read
+//! EOF) and may keep reading what is in flight; one that dies resets the
+//! connection. In both cases anything written after the close is lost or
+//! refused, so the read side is checked before every write (a cheap check:
+//! tokio only makes the `recv` syscall when the reactor saw the socket become
+//! readable) and while waiting for the socket to become writable. Events are
+//! then never written into a connection known to be closed.
+
+use super::cursor::{WriteCursor, MAX_SLICES};
+use bytes::Bytes;
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream};
+
+/// How long a connect attempt may take before it counts as failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait to complete an event that was partly written when the
+/// peer closed: a half-closed peer still reads, so the fragment becomes a
+/// whole line instead of garbage and the event is not sent twice.
+const FINISH_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reads the peer may make us discard per check: sinks have nothing to say,
+/// and a peer that floods us must not keep the writer spinning here.
+const MAX_DISCARD_READS: usize = 16;
+
+/// Why a connection is down.
+#[derive(Debug)]
+pub enum Down {
+    /// The peer shut down its side (read EOF).
+    PeerClosed,
+    /// Connecting, reading or writing failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for Down {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Down::PeerClosed => f.write_str("the peer closed the connection"),
+            Down::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Connects to `addr`. `send_buffer` caps the kernel send buffer: bytes
+/// queued there are "written" for us but lost if the peer dies, so a moderate
+/// buffer limits what a crashing backend can take with it.
+pub async fn connect(addr: SocketAddr, send_buffer: Option<u32>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(size) = send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.set_nodelay(true)?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    Ok(stream)
+}
+
+/// Returns `Err` when the peer has closed or reset the connection. Never
+/// blocks; data the peer sent is discarded.
+pub fn check_peer(stream: &TcpStream) -> Result<(), Down> {
+    let mut scratch = [0u8; 256];
+    for _ in 0..MAX_DISCARD_READS {
+        match stream.try_read(&mut scratch) {
+            Ok(0) => return Err(Down::PeerClosed),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Down::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `events[cursor..]`, each followed by `\n`, with vectored writes.
+/// On `Err`, `cursor` tells which events are in the socket (all before
+/// `cursor.event`); a started event is completed if the peer still reads.
+pub async fn write_batch(
+    stream: &TcpStream,
+    events: &[Bytes],
+    cursor: &mut WriteCursor,
+) -> Result<(), Down> {
+    let result = write_until_done(stream, events, cursor).await;
+    if result.is_err() && cursor.mid_event() {
+        let _ =
+            tokio::time::timeout(FINISH_EVENT_TIMEOUT, finish_event(stream, events, cursor)).await;
+    }
+    result
+}
+
+async fn write_until_done(
+    stream: &TcpStream,
+    events: &[Bytes],
+    cursor: &mut WriteCursor,
+) -> Result<(), Down> {
+    let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+    while !cursor.is_done(events) {
+        check_peer(stream)?;
+        let n = cursor.slices(events, &mut iov);
+        match stream.try_write_vectored(&iov[..n]) {
+            Ok(0) => return Err(Down::Io(io::ErrorKind::WriteZero.into())),
+            Ok(written) => {
+                cursor.advance(events, written);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Wake up for either: room to write, or news from the peer
+                // (checked at the top of the loop).
+                tokio::select! {
+                    r = stream.writable() => r.map_err(Down::Io)?,
+                    r = stream.readable() => r.map_err(Down::Io)?,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Down::Io(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the rest of the event at the cursor, and nothing more.
+async fn finish_event(stream: &TcpStream, events: &[Bytes], cursor: &mut WriteCursor) {
+    let mut iov = [IoSlice::new(&[]); 2];
+    while cursor.mid_event() {
+        let n = cursor.current_event_slices(events, &mut iov);
+        match stream.try_write_vectored(&iov[..n]) {
+            Ok(0) => return,
+            Ok(written) => {
+                cursor.advance(events, written);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stream.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (out, accepted) = tokio::join!(connect(addr, None), listener.accept());
+        (out.unwrap(), accepted.unwrap().0)
+    }
+
+    fn events(n: usize) -> Vec<Bytes> {
+        (0..n).map(|i| Bytes::from(format!("event {i}"))).collect()
+    }
+
+    #[tokio::test]
+    async fn writes_every_event_with_its_newline() {
+        let (out, mut peer) = pair().await;
+        let batch = events(2000);
+        let expected: Vec<u8> = batch
+            .iter()
+            .flat_map(|e| [&e[..], b"\n"].concat())
+            .collect();
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0; expected.len()];
+            peer.read_exact(&mut got).await.unwrap();
+            got == expected
+        });
+        let mut cursor = WriteCursor::default();
+        write_batch(&out, &batch, &mut cursor).await.unwrap();
+        assert_eq!(cursor.event, 2000);
+        let ok = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ok, "bytes received differ from events + newlines");
+    }
+
+    #[tokio::test]
+    async fn half_closed_peer_is_noticed_before_writing() {
+        let (out, mut peer) = pair().await;
+        peer.shutdown().await.unwrap();
+        // Bounded wait for the FIN to reach the reactor.
+        for _ in 0..100 {
+            if check_peer(&out).is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let batch = events(10);
+        let mut cursor = WriteCursor::default();
+        let r = write_batch(&out, &batch, &mut cursor).await;
+        assert!(matches!(r, Err(Down::PeerClosed)), "{r:?}");
+        assert_eq!(
+            cursor,
+            WriteCursor::default(),
+            "nothing written into a closed peer"
+        );
+    }
+
+    #[tokio::test]
+    async fn closed_peer_fails_the_batch_and_keeps_unwritten_events() {
+        let (out, peer) = pair().await;
+        drop(peer);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let batch = events(10);
+        let mut cursor = WriteCursor::default();
+        assert!(write_batch(&out, &batch, &mut cursor).await.is_err());
+        assert_eq!(cursor.event, 0);
+    }
+}

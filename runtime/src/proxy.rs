@@ -1,0 +1,358 @@
+//! A proxy: queues, the modules wired to them, and the run/drain loop.
+//!
+//! Generated code calls [`crate::launch`], which builds a [`Proxy`] inside a
+//! tokio runtime and hands it to the wiring closure. Tests do the same by
+//! hand, in-process, without signals or process exit:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wbc_runtime::modules::*;
+//! use wbc_runtime::{Proxy, ProxyOptions};
+//!
+//! # async fn demo() -> Result<(), wbc_runtime::StartError> {
+//! let mut proxy = Proxy::new(ProxyOptions::default());
+//! let (tx, rx) = proxy.queue("input", "outbox", "sink", "inbox");
+//! proxy.spawn(Stdin::new(StdinConfig { name: "input" }, tx)?);
+//! proxy.spawn(Null::new(NullConfig { name: "sink" }, rx)?);
+//! // Runs until stdin ends (a finite source) or the future completes, then
+//! // drains and returns the final counters.
+//! let report = proxy.run_until(tokio::time::sleep(Duration::from_secs(5))).await;
+//! assert_eq!(report.undelivered, 0);
+//! # Ok(()) }
+//! ```
+//!
+//! A test can also act as a module itself: keep a [`crate::Sender`] and call
+//! [`crate::Sender::emit`] (register a source token first with
+//! [`crate::Context::register_source`] so the drain waits for it), or keep a
+//! [`crate::Receiver`] and call [`crate::Receiver::delivered`].
+//!
+//! # Running a hand-wired proxy as a separate process
+//!
+//! RSS and SIGTERM tests need a real process. The pattern: the test binary
+//! re-executes itself (`std::env::current_exe()`) with
+//! `--exact <child_test_name> --nocapture --ignored` (or any filter that
+//! selects one `#[test]`), an environment variable that the child test checks
+//! (it returns at once when the variable is absent), and the proxy's flags
+//! after it in another environment variable. The child test calls
+//! [`crate::launch_with_args`] with those flags and ends with
+//! `std::process::exit(code)`. `runtime/tests/shutdown_process.rs` does this.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::context::Context;
+use crate::metrics::{Counters, QueueEntry, QueueStats};
+use crate::queue::{self, Receiver, Sender};
+use crate::shutdown;
+
+/// Identifies the routing file a binary was built from (`--version`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyInfo {
+    /// Routing file name.
+    pub source: &'static str,
+    /// sha256 of the routing file's bytes, hex.
+    pub sha256: &'static str,
+    /// The compiler that generated the binary, e.g. `wbc 0.1.0`.
+    pub compiler: &'static str,
+}
+
+/// A module that cannot start: printed by `launch` as one line,
+/// `error: module `input` (tcp.in) cannot listen on 127.0.0.1:10000: address
+/// already in use`, exit code 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    pub module: String,
+    /// Kind as written in routing files (`tcp.in`).
+    pub kind: &'static str,
+    /// What failed, lowercase, no trailing period: `cannot listen on
+    /// 127.0.0.1:10000: address already in use`.
+    pub message: String,
+}
+
+impl StartError {
+    pub fn new(module: &str, kind: &'static str, message: impl Into<String>) -> StartError {
+        StartError {
+            module: module.to_string(),
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// `what` followed by the io error in rustc style (lowercase, no
+    /// `(os error N)`): `StartError::io("input", "tcp.in", format!("cannot
+    /// listen on {addr}"), &e)`.
+    pub fn io(
+        module: &str,
+        kind: &'static str,
+        what: impl AsRef<str>,
+        err: &std::io::Error,
+    ) -> StartError {
+        StartError::new(
+            module,
+            kind,
+            format!("{}: {}", what.as_ref(), describe_io_error(err)),
+        )
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "module `{}` ({}) {}",
+            self.module, self.kind, self.message
+        )
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// An io error as a diagnostic fragment: `address already in use`, not
+/// `Address already in use (os error 98)`.
+pub fn describe_io_error(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text[..],
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A runnable module. Generic all the way down: [`Proxy::spawn`] takes `M`
+/// by value and spawns `M::run`, no trait objects.
+pub trait Module: Send + 'static {
+    /// The module's name from the routing file (for logs).
+    fn name(&self) -> &'static str;
+    /// Runs until the module's work is done (see [`crate::shutdown`]).
+    fn run(self) -> impl Future<Output = ()> + Send + 'static;
+    /// Called by [`Proxy::spawn`] just before [`Module::run`] with the
+    /// proxy's shared context. Modules with queues reach the context through
+    /// their queue ends and ignore this; a module without any queue
+    /// (metrics.prometheus) keeps it here.
+    fn attach(&mut self, _ctx: &Arc<Context>) {}
+}
+
+/// Settings a proxy binary takes from its flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyOptions {
+    /// Capacity of every queue, in events (`--queue-capacity`).
+    pub queue_capacity: usize,
+    /// How long draining may take after the stop trigger (`--drain-timeout`).
+    pub drain_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            queue_capacity: queue::DEFAULT_CAPACITY,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The final state of one queue.
+#[derive(Debug, Clone)]
+pub struct QueueReport {
+    pub from_module: &'static str,
+    pub from_queue: &'static str,
+    pub to_module: &'static str,
+    pub to_queue: &'static str,
+    pub counters: Counters,
+}
+
+/// What [`Proxy::run_until`] returns.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Whether every source ended and every event was delivered.
+    pub drained: bool,
+    /// Events read but neither delivered nor dropped (0 when `drained`).
+    pub undelivered: u64,
+    /// Every queue's final counters, in creation order.
+    pub queues: Vec<QueueReport>,
+}
+
+impl Report {
+    /// The counters of the queue `from_module.from_queue -> ...`.
+    pub fn queue_from(&self, from_module: &str, from_queue: &str) -> Option<Counters> {
+        self.queues
+            .iter()
+            .find(|q| q.from_module == from_module && q.from_queue == from_queue)
+            .map(|q| q.counters)
+    }
+
+    /// The counters of the queue `... -> to_module.to_queue`.
+    pub fn queue_to(&self, to_module: &str, to_queue: &str) -> Option<Counters> {
+        self.queues
+            .iter()
+            .find(|q| q.to_module == to_module && q.to_queue == to_queue)
+            .map(|q| q.counters)
+    }
+}
+
+/// How long finishing modules get to flush and close after the drain.
+const FINISH_GRACE: Duration = Duration::from_secs(2);
+
+/// One proxy: its queues, modules and shared [`Context`]. Create it inside a
+/// tokio runtime (modules create tokio types in `new`).
+pub struct Proxy {
+    ctx: Arc<Context>,
+    options: ProxyOptions,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Proxy {
+    pub fn new(options: ProxyOptions) -> Proxy {
+        Proxy {
+            ctx: Context::new(),
+            options,
+            tasks: Vec::new(),
+        }
+    }
+
+    pub fn options(&self) -> ProxyOptions {
+        self.options
+    }
+
+    /// The shared state modules reach through their queue ends.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// Creates the bounded queue of one connection and registers its counters.
+    pub fn queue(
+        &mut self,
+        from_module: &'static str,
+        from_queue: &'static str,
+        to_module: &'static str,
+        to_queue: &'static str,
+    ) -> (Sender, Receiver) {
+        let stats = Arc::new(QueueStats::default());
+        self.ctx.metrics().add_queue(QueueEntry {
+            from_module,
+            from_queue,
+            to_module,
+            to_queue,
+            stats: stats.clone(),
+        });
+        queue::channel(self.ctx.clone(), stats, self.options.queue_capacity)
+    }
+
+    /// Starts a module's task.
+    pub fn spawn<M: Module>(&mut self, mut module: M) {
+        module.attach(&self.ctx);
+        let name = module.name();
+        self.tasks.push((name, tokio::spawn(module.run())));
+    }
+
+    /// Runs until `stop` completes (or every finite source has ended), then
+    /// drains for at most the drain timeout and returns the final counters.
+    pub async fn run_until<F: Future>(self, stop: F) -> Report {
+        self.run(stop, std::future::pending::<()>()).await
+    }
+
+    /// Like [`Proxy::run_until`], and `force` (e.g. a second signal) ends the
+    /// drain at once.
+    pub async fn run<F: Future, G: Future>(mut self, stop: F, force: G) -> Report {
+        let ctx = self.ctx.clone();
+        tokio::pin!(force);
+        let stopped_by_force = tokio::select! {
+            _ = stop => { tracing::info!("stop requested, draining"); false }
+            _ = shutdown::finite_sources_ended(&ctx) => { tracing::info!("all input ended, draining"); false }
+            _ = &mut force => true,
+        };
+        ctx.begin_stopping();
+        let drained = !stopped_by_force
+            && tokio::select! {
+                _ = shutdown::drain_complete(&ctx) => true,
+                _ = tokio::time::sleep(self.options.drain_timeout) => {
+                    tracing::warn!("drain timeout of {:?} reached", self.options.drain_timeout);
+                    false
+                }
+                _ = &mut force => { tracing::warn!("second stop request, exiting at once"); false }
+            };
+        let undelivered = ctx.in_flight().max(0) as u64;
+        ctx.begin_finishing();
+        self.finish(drained).await;
+        let report = Report {
+            drained,
+            undelivered,
+            queues: self.final_counters(),
+        };
+        log_report(&report);
+        report
+    }
+
+    async fn finish(&mut self, drained: bool) {
+        let grace = if drained {
+            FINISH_GRACE
+        } else {
+            Duration::ZERO
+        };
+        let deadline = tokio::time::Instant::now() + grace;
+        for (name, mut task) in std::mem::take(&mut self.tasks) {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.is_panic() => tracing::error!("module `{name}` panicked"),
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    if drained {
+                        tracing::debug!("module `{name}` did not finish in time, stopping it");
+                    }
+                    task.abort();
+                }
+            }
+        }
+    }
+
+    fn final_counters(&self) -> Vec<QueueReport> {
+        self.ctx
+            .metrics()
+            .queues()
+            .into_iter()
+            .map(|q| QueueReport {
+                from_module: q.from_module,
+                from_queue: q.from_queue,
+                to_module: q.to_module,
+                to_queue: q.to_queue,
+                counters: q.stats.snapshot(),
+            })
+            .collect()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        for (_, task) in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn log_report(report: &Report) {
+    for q in &report.queues {
+        let c = q.counters;
+        tracing::info!(
+            "queue {}.{} -> {}.{}: in {} out {} dropped {} size {}",
+            q.from_module,
+            q.from_queue,
+            q.to_module,
+            q.to_queue,
+            c.in_,
+            c.out,
+            c.dropped,
+            c.size
+        );
+    }
+    if report.drained {
+        tracing::info!("drained, every event delivered");
+    } else {
+        tracing::error!("{} events left undelivered", report.undelivered);
+    }
+}

@@ -1,0 +1,70 @@
+//! Test helpers for hand-wired in-process proxies: a producer that acts as a
+//! source, and collectors that act as sinks. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+use wbc_runtime::{Receiver, Report, Sender, SourceKind};
+
+/// Upper bound for any single test's proxy run.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// `count` distinct events `prefix-<i>`.
+pub fn lines(prefix: &str, count: usize) -> Vec<Bytes> {
+    (0..count)
+        .map(|i| Bytes::from(format!("{prefix}-{i}")))
+        .collect()
+}
+
+/// A finite source: emits `events` in batches of `batch`, then ends.
+pub fn produce(tx: Sender, events: Vec<Bytes>, batch: usize) -> JoinHandle<()> {
+    let token = tx.context().register_source(SourceKind::Finite);
+    tokio::spawn(async move {
+        for chunk in events.chunks(batch) {
+            let mut b = chunk.to_vec();
+            tx.emit(&mut b).await.expect("queue closed while producing");
+        }
+        drop(token);
+    })
+}
+
+/// Shared view of what a collector received so far.
+pub type Seen = Arc<Mutex<Vec<Bytes>>>;
+
+/// A sink: receives until the proxy finishes, recording every event.
+pub fn collect(mut rx: Receiver) -> (Seen, JoinHandle<()>) {
+    let seen: Seen = Arc::default();
+    let out = seen.clone();
+    let task = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while rx.recv(&mut batch).await {
+            rx.delivered(batch.len() as u64);
+            out.lock().unwrap().append(&mut batch);
+        }
+    });
+    (seen, task)
+}
+
+pub fn taken(seen: &Seen) -> Vec<Bytes> {
+    seen.lock().unwrap().clone()
+}
+
+/// Waits (bounded) until `cond` holds; returns whether it did.
+pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cond()
+}
+
+/// Runs the proxy until its finite sources end (or `LIMIT`), returning the report.
+pub async fn run_to_end(proxy: wbc_runtime::Proxy) -> Report {
+    proxy.run_until(tokio::time::sleep(LIMIT)).await
+}
