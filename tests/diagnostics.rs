@@ -244,3 +244,20 @@ mod bench;
 mod commands;
 #[path = "diagnostics/random_files.rs"]
 mod random_files;
+
+#[test]
+fn a_syntax_error_hides_only_the_checks_that_need_the_whole_file() {
+    // `output`'s declaration is broken, so it is missing from the tree:
+    // no "undeclared `output`" and no "`input.outbox` connected nowhere",
+    // but the other declaration's own error is still reported.
+    let src = "input  = tcp.in(port: 10000)\noutput = tcp.out(port 20000)\n\
+               other  = tcp.out(port: 0)\ninput -> output\n";
+    let checked = check_source(src);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0001", "E0006"]);
+    assert!(checked.graph.is_none());
+}
