@@ -244,3 +244,106 @@ fn cli_expand_and_graph_print_the_checked_graph_or_the_errors() {
     }
     assert_eq!(wbc(&["expand", "no/such/file.wb"]).0, 2);
 }
+
+/// A clean routing file with `groups * 5` modules and `groups * 10` routes:
+/// per group a listener, a funnel, a roundrobin with seven outputs into a
+/// second funnel, and an output.
+fn large_file(groups: usize) -> String {
+    let mut src = String::new();
+    for i in 0..groups {
+        src.push_str(&format!(
+            "in_{i} = tcp.in(port: {})\nf_{i} = funnel\nrr_{i} = roundrobin\ng_{i} = funnel\n\
+             out_{i} = tcp.out(host: \"10.0.0.2\", port: 9000)\n",
+            1024 + i
+        ));
+    }
+    for i in 0..groups {
+        src.push_str(&format!("in_{i} -> f_{i}\nf_{i} -> rr_{i}\n"));
+        for k in 0..7 {
+            src.push_str(&format!("rr_{i}.q{k} -> g_{i}\n"));
+        }
+        src.push_str(&format!("g_{i} -> out_{i}\n"));
+    }
+    src
+}
+
+/// `cargo test --release -p wbc --test diagnostics -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark: prints how long checking a 10,000-module file takes"]
+fn bench_check_10k_modules_20k_routes() {
+    let src = large_file(2000);
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let checked = check_source(&src);
+        best = best.min(start.elapsed());
+        assert!(checked.diagnostics.is_empty(), "[{}]", summary(&checked));
+        let graph = checked.graph.expect("clean");
+        assert_eq!(
+            (graph.modules.len(), graph.connections.len()),
+            (10_000, 20_000)
+        );
+    }
+    println!(
+        "check_source: 10,000 modules, 20,000 routes, {} bytes: best of 5 {:?}",
+        src.len(),
+        best
+    );
+    let start = std::time::Instant::now();
+    let (file, _) = wbc::parse::parse(&src);
+    let parsed = start.elapsed();
+    let (core, _) = wbc::desugar::desugar(&file);
+    let desugared = start.elapsed();
+    let _ = wbc::check::check(&core);
+    let checked = start.elapsed();
+    println!(
+        "  of which parse {parsed:?}, desugar {:?}, check {:?}",
+        desugared - parsed,
+        checked - desugared
+    );
+}
+
+/// The core table of `src` as `a.q -> b.q` lines.
+fn table(src: &str) -> Vec<String> {
+    let checked = check_source(src);
+    assert!(!checked.has_errors(), "[{}]", summary(&checked));
+    let core = checked.core;
+    core.connections
+        .iter()
+        .map(|c| format!("{} -> {}", c.from.explicit(), c.to.explicit()))
+        .collect()
+}
+
+#[test]
+fn desugaring_on_source_text() {
+    // Routes before declarations; a chain through declared flow modules;
+    // bare flow names get a fresh queue each time.
+    let chain = "input -> merge -> rr -> a\nrr -> b\nb.failed -> merge\n\
+                 input = tcp.in(port: 1)\nmerge = funnel\nrr = roundrobin\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\n";
+    assert_eq!(
+        table(chain),
+        [
+            "input.outbox -> merge.in_1",
+            "merge.outbox -> rr.inbox",
+            "rr.out_1 -> a.inbox",
+            "rr.out_2 -> b.inbox",
+            "b.failed -> merge.in_2"
+        ]
+    );
+    // Nested inline flows are numbered per kind in source order, skipping
+    // names the file uses; a fanout in the middle of a chain sends on
+    // through one more fresh queue.
+    let nested = "i = tcp.in(port: 1)\nfanout_1 = stdout\na = tcp.out(port: 2)\nb = tcp.out(port: 3)\nc = null\n\
+                  i -> fanout(roundrobin(a, b), fanout_1) -> c\n";
+    assert_eq!(
+        table(nested),
+        [
+            "i.outbox -> fanout_2.inbox",
+            "fanout_2.out_1 -> roundrobin_1.inbox",
+            "roundrobin_1.out_1 -> a.inbox",
+            "roundrobin_1.out_2 -> b.inbox",
+            "fanout_2.out_2 -> fanout_1.inbox",
+            "fanout_2.out_3 -> c.inbox",
+        ]
+    );
+}

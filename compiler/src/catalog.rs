@@ -75,6 +75,9 @@ pub enum Role {
     Fanout,
     /// funnel: all inputs merged into `outbox`.
     Funnel,
+    /// Has no queues and serves something outside the event flow
+    /// (metrics.prometheus): never a dead end, never unused.
+    Service,
 }
 
 /// One module kind.
@@ -246,6 +249,31 @@ pub static KINDS: &[KindSpec] = &[
               `dropped` and `size` counters of every queue, and \
               `PREFIX.module.MODULE.connected` and `.reconnects` for every tcp.out. \
               Connect its outbox to a tcp.out aimed at carbon's plaintext port.",
+    },
+    KindSpec {
+        name: "metrics.prometheus",
+        role: Role::Service,
+        inputs: Queues::None,
+        outputs: Queues::None,
+        args: &[
+            ArgSpec {
+                name: "port",
+                ty: ArgType::Port,
+                default: None,
+                doc: "TCP port of the HTTP endpoint (exporters conventionally use 9100 and up)",
+            },
+            ArgSpec { doc: "address to serve on", ..HOST },
+        ],
+        runtime: "Prometheus",
+        summary: "serves every queue's counters over HTTP for Prometheus to scrape",
+        doc: "Listens on host:port and answers every HTTP GET (conventionally `/metrics`) \
+              with the Prometheus text exposition format (version 0.0.4), read from the \
+              same counters as metrics.graphite at the moment of the scrape: \
+              `wbc_queue_events_total{module,queue,direction=\"in\"|\"out\"}`, \
+              `wbc_queue_dropped_total{module,queue}`, the gauge `wbc_queue_size{module,queue}`, \
+              and for every tcp.out `wbc_module_connected{module}` (0 or 1) and \
+              `wbc_module_reconnects_total{module}`. It has no queues: declare it and it \
+              serves; it never touches the event path.",
     },
     KindSpec {
         name: "stdin",

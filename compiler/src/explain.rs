@@ -34,12 +34,29 @@ pub fn render(e: &Explanation) -> String {
             .collect::<String>()
     };
     format!(
-        "{}: {}\n\nErroneous example:\n\n{}\nCorrected:\n\n{}",
-        e.code.as_str(),
-        e.text,
+        "{}\n\nErroneous example:\n\n{}\nCorrected:\n\n{}",
+        wrap(&format!("{}: {}", e.code.as_str(), e.text), 79),
         indent(e.wrong),
         indent(e.fixed)
     )
+}
+
+/// Breaks `text` into lines of at most `width` columns, between words.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line_len = 0;
+    for word in text.split_whitespace() {
+        if line_len > 0 && line_len + 1 + word.len() > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += word.len();
+    }
+    out
 }
 
 pub static EXPLANATIONS: &[Explanation] = &[

@@ -132,6 +132,11 @@ pub trait Module: Send + 'static {
     fn name(&self) -> &'static str;
     /// Runs until the module's work is done (see [`crate::shutdown`]).
     fn run(self) -> impl Future<Output = ()> + Send + 'static;
+    /// Called by [`Proxy::spawn`] just before [`Module::run`] with the
+    /// proxy's shared context. Modules with queues reach the context through
+    /// their queue ends and ignore this; a module without any queue
+    /// (metrics.prometheus) keeps it here.
+    fn attach(&mut self, _ctx: &Arc<Context>) {}
 }
 
 /// Settings a proxy binary takes from its flags.
@@ -240,7 +245,8 @@ impl Proxy {
     }
 
     /// Starts a module's task.
-    pub fn spawn<M: Module>(&mut self, module: M) {
+    pub fn spawn<M: Module>(&mut self, mut module: M) {
+        module.attach(&self.ctx);
         let name = module.name();
         self.tasks.push((name, tokio::spawn(module.run())));
     }

@@ -21,40 +21,34 @@ const CHILD_PATH: &str = "WBC_RT_CHILD_PATH";
 const CHILD_FAILED_PATH: &str = "WBC_RT_CHILD_FAILED_PATH";
 const LIMIT: Duration = Duration::from_secs(20);
 
+/// `name` -> `("name", name)`.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        &[$((stringify!($case), $case as fn())),*]
+    };
+}
+
 fn main() -> ExitCode {
     if let Ok(graph) = std::env::var(CHILD) {
         return child(&graph);
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return ExitCode::SUCCESS;
     }
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: &[(&str, fn())] = &[
-        (
-            "stdin_to_stdout_is_byte_identical",
-            stdin_to_stdout_is_byte_identical,
-        ),
-        (
-            "file_out_appends_one_event_per_line",
-            file_out_appends_one_event_per_line,
-        ),
-        (
-            "file_out_write_error_sends_events_to_failed",
-            file_out_write_error_sends_events_to_failed,
-        ),
-        ("null_counts_everything", null_counts_everything),
-        (
-            "start_error_is_one_line_and_exit_1",
-            start_error_is_one_line_and_exit_1,
-        ),
-        (
-            "flags_version_help_and_bad_flag",
-            flags_version_help_and_bad_flag,
-        ),
-        (
-            "sigterm_with_open_stdin_drains_and_exits_0",
-            sigterm_with_open_stdin_drains_and_exits_0,
-        ),
+    let tests: &[(&str, fn())] = cases![
+        stdin_to_stdout_is_byte_identical,
+        file_out_appends_one_event_per_line,
+        file_out_write_error_sends_events_to_failed,
+        null_counts_everything,
+        start_error_is_one_line_and_exit_1,
+        flags_version_help_and_bad_flag,
+        sigterm_with_open_stdin_drains_and_exits_0,
+        second_signal_exits_at_once_naming_undelivered,
+        drain_timeout_exits_naming_undelivered,
     ];
     let mut ran = 0;
     for (name, test) in tests {
@@ -95,6 +89,10 @@ fn child(graph: &str) -> ExitCode {
         args,
         move |proxy: &mut Proxy| -> Result<(), StartError> {
             let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
+            if graph == "stuck" {
+                // Down before stdin starts: its events wait in stdin's hands.
+                rx.lock();
+            }
             proxy.spawn(Stdin::new(StdinConfig { name: "input" }, tx)?);
             match graph.as_str() {
                 "stdout" => proxy.spawn(Stdout::new(StdoutConfig { name: "output" }, rx)?),
@@ -131,6 +129,7 @@ fn child(graph: &str) -> ExitCode {
                         None,
                     )?);
                 }
+                "stuck" => proxy.spawn(Stuck { inbox: rx }),
                 other => {
                     return Err(StartError::new(
                         "test",
@@ -142,6 +141,22 @@ fn child(graph: &str) -> ExitCode {
             Ok(())
         },
     )
+}
+
+/// An output that is down for good: holds its locked inbox until the proxy
+/// finishes, so every event sent to it stays undelivered.
+struct Stuck {
+    inbox: wbc_runtime::Receiver,
+}
+
+impl wbc_runtime::Module for Stuck {
+    fn name(&self) -> &'static str {
+        "output"
+    }
+
+    async fn run(self) {
+        self.inbox.context().finishing().await;
+    }
 }
 
 struct Run {
@@ -413,4 +428,78 @@ fn sigterm_with_open_stdin_drains_and_exits_0() {
         "{stderr}"
     );
     assert!(*stdout.lock().unwrap() == input);
+}
+
+/// Starts the `stuck` graph, feeds it 500 lines (stdin stays open) and waits
+/// until they sit in the locked queue.
+fn stuck_child(args: &str) -> (Child, Arc<Mutex<Vec<u8>>>, std::process::ChildStdin) {
+    let mut child = spawn_child("stuck", args, &[]);
+    let _ = drain_pipe(child.stdout.take().unwrap());
+    let stderr = drain_pipe(child.stderr.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..500 {
+        writeln!(stdin, "line {i}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // Let stdin read them (there is no observable queue from outside).
+    std::thread::sleep(Duration::from_millis(300));
+    (child, stderr, stdin)
+}
+
+fn signal(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn second_signal_exits_at_once_naming_undelivered() {
+    let (mut child, stderr, stdin) = stuck_child("--drain-timeout 60s");
+    signal(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before the drain could finish or be forced"
+    );
+    let forced = Instant::now();
+    signal(&child);
+    let status = wait_bounded(&mut child);
+    assert!(
+        forced.elapsed() < Duration::from_secs(5),
+        "second signal took {:?}",
+        forced.elapsed()
+    );
+    drop(stdin);
+    std::thread::sleep(Duration::from_millis(50));
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("second stop request"), "{stderr}");
+    assert!(stderr.contains("500 events left undelivered"), "{stderr}");
+    assert!(
+        stderr.contains("queue input.outbox -> output.inbox: in 0 out 0 dropped 0 size 0"),
+        "{stderr}"
+    );
+}
+
+fn drain_timeout_exits_naming_undelivered() {
+    let (mut child, stderr, stdin) = stuck_child("--drain-timeout 400ms");
+    let signalled = Instant::now();
+    signal(&child);
+    let status = wait_bounded(&mut child);
+    let took = signalled.elapsed();
+    drop(stdin);
+    std::thread::sleep(Duration::from_millis(50));
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+        "exit after {took:?}"
+    );
+    assert!(
+        stderr.contains("drain timeout of 400ms reached"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("500 events left undelivered"), "{stderr}");
 }

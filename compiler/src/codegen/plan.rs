@@ -5,7 +5,7 @@
 //! graph's first connection), so no name from the routing file ever becomes
 //! an identifier.
 
-use crate::catalog::Queues;
+use crate::catalog::{Queues, Role};
 use crate::graph::{Connection, Endpoint, Graph, ModuleId};
 
 use super::CodegenError;
@@ -53,7 +53,7 @@ impl ModulePlan {
 pub(super) struct Plan {
     /// Modules to spawn, in graph order. A module with no connection at all
     /// (the checker warns about it as unused) is left out: nothing could
-    /// reach it and it could reach nothing.
+    /// reach it and it could reach nothing. Services are the exception.
     pub modules: Vec<ModulePlan>,
 }
 
@@ -64,7 +64,8 @@ impl Plan {
             let id = ModuleId(index);
             let incoming = numbered(graph, |c| &c.to, id);
             let outgoing = numbered(graph, |c| &c.from, id);
-            if incoming.is_empty() && outgoing.is_empty() {
+            // A service (metrics.prometheus) has no queues and runs anyway.
+            if incoming.is_empty() && outgoing.is_empty() && module.kind.role != Role::Service {
                 continue;
             }
             let inputs = side(&module.name, module.kind.inputs, &incoming, false)?;

@@ -162,6 +162,9 @@ pub struct Received {
     /// Bytes left without a newline when a connection ended.
     pub fragments: u64,
     pub connections: u64,
+    /// Bytes left unread in the kernel's receive buffer when the sink
+    /// aborted a connection (see [`SinkOpts::abort_after`]).
+    pub abandoned: u64,
     hasher: Sha256,
 }
 
@@ -306,6 +309,19 @@ enum Ending {
     Aborted,
 }
 
+/// Bytes waiting in the socket's receive buffer (FIONREAD).
+fn unread_bytes(conn: &TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(conn.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        n.max(0) as u64
+    } else {
+        0
+    }
+}
+
 /// Reads one connection to its end.
 #[allow(clippy::too_many_arguments)]
 fn read_connection(
@@ -379,6 +395,7 @@ fn read_connection(
                 *listener = None;
                 // What was read of an unfinished line is lost with the rest.
                 partial.clear();
+                state.lock().expect("sink state").abandoned += unread_bytes(&conn);
                 ending = Ending::Aborted;
                 break;
             }
