@@ -6,19 +6,15 @@
 //! (what generated code would be); without it, `main` runs the tests below,
 //! each of which re-executes this binary as a child. Every wait is bounded.
 
-use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wbc_runtime::modules::*;
-use wbc_runtime::{launch_with_args, Proxy, ProxyInfo, StartError};
+#[path = "stdio_process/child.rs"]
+mod child;
 
-const CHILD: &str = "WBC_RT_CHILD";
-const CHILD_ARGS: &str = "WBC_RT_CHILD_ARGS";
-const CHILD_PATH: &str = "WBC_RT_CHILD_PATH";
-const CHILD_FAILED_PATH: &str = "WBC_RT_CHILD_FAILED_PATH";
+use child::{child, CHILD, CHILD_ARGS, CHILD_FAILED_PATH, CHILD_PATH};
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// `name` -> `("name", name)`.
@@ -62,101 +58,6 @@ fn main() -> ExitCode {
     }
     eprintln!("test result: ok. {ran} passed");
     ExitCode::SUCCESS
-}
-
-/// The hand-wired proxy a child runs.
-fn child(graph: &str) -> ExitCode {
-    let args: Vec<OsString> = std::env::var(CHILD_ARGS)
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(OsString::from)
-        .collect();
-    let info = ProxyInfo {
-        source: "hand_wired.wb",
-        sha256: "5e1f00d",
-        compiler: "wbc test",
-    };
-    let path = || -> &'static str {
-        Box::leak(
-            std::env::var(CHILD_PATH)
-                .unwrap_or_default()
-                .into_boxed_str(),
-        )
-    };
-    let graph = graph.to_string();
-    launch_with_args(
-        info,
-        args,
-        move |proxy: &mut Proxy| -> Result<(), StartError> {
-            let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
-            if graph == "stuck" {
-                // Down before stdin starts: its events wait in stdin's hands.
-                rx.lock();
-            }
-            proxy.spawn(Stdin::new(StdinConfig { name: "input" }, tx)?);
-            match graph.as_str() {
-                "stdout" => proxy.spawn(Stdout::new(StdoutConfig { name: "output" }, rx)?),
-                "null" => proxy.spawn(Null::new(NullConfig { name: "output" }, rx)?),
-                "file" => proxy.spawn(FileOut::new(
-                    FileOutConfig {
-                        name: "output",
-                        path: path(),
-                    },
-                    rx,
-                    None,
-                )?),
-                "file_failed" => {
-                    let (f_tx, f_rx) = proxy.queue("output", "failed", "spare", "inbox");
-                    let spare: &'static str = Box::leak(
-                        std::env::var(CHILD_FAILED_PATH)
-                            .unwrap_or_default()
-                            .into_boxed_str(),
-                    );
-                    proxy.spawn(FileOut::new(
-                        FileOutConfig {
-                            name: "output",
-                            path: path(),
-                        },
-                        rx,
-                        Some(f_tx),
-                    )?);
-                    proxy.spawn(FileOut::new(
-                        FileOutConfig {
-                            name: "spare",
-                            path: spare,
-                        },
-                        f_rx,
-                        None,
-                    )?);
-                }
-                "stuck" => proxy.spawn(Stuck { inbox: rx }),
-                other => {
-                    return Err(StartError::new(
-                        "test",
-                        "test",
-                        format!("unknown child graph `{other}`"),
-                    ))
-                }
-            }
-            Ok(())
-        },
-    )
-}
-
-/// An output that is down for good: holds its locked inbox until the proxy
-/// finishes, so every event sent to it stays undelivered.
-struct Stuck {
-    inbox: wbc_runtime::Receiver,
-}
-
-impl wbc_runtime::Module for Stuck {
-    fn name(&self) -> &'static str {
-        "output"
-    }
-
-    async fn run(self) {
-        self.inbox.context().finishing().await;
-    }
 }
 
 struct Run {
@@ -478,7 +379,7 @@ fn second_signal_exits_at_once_naming_undelivered() {
     assert!(stderr.contains("second stop request"), "{stderr}");
     assert!(stderr.contains("500 events left undelivered"), "{stderr}");
     assert!(
-        stderr.contains("queue input.outbox -> output.inbox: in 0 out 0 dropped 0 size 0"),
+        stderr.contains("queue input.outbox -> output.inbox: in 500 out 0 dropped 0 size 500"),
         "{stderr}"
     );
 }
