@@ -17,9 +17,12 @@
 //! "Known to be in the socket" is exact at the event level: the write cursor
 //! counts whole events (with their newline) accepted by the kernel; a
 //! partially written event is completed if the peer still reads, else it
-//! counts as not written. Events in the kernel's send buffer when a backend
-//! dies are the only ones a crash can take with it, so the send buffer is
-//! capped at [`SEND_BUFFER`].
+//! counts as not written. Written is not yet received: when the connection
+//! is reset, the events the backend never acknowledged are handed on too
+//! ([`Unacked`], from `TCP_INFO`), so a crashing backend only takes with it
+//! what its own receive buffer held. A polite close hands on nothing already
+//! written: the backend still reads it. The send buffer is capped at
+//! [`SEND_BUFFER`], which bounds the written-but-unacknowledged batches kept.
 //!
 //! Counters: the inbox counts `out` when a batch is taken; the proxy's
 //! in-flight count drops when events are written. The module publishes
@@ -29,10 +32,12 @@
 mod backoff;
 mod conn;
 mod cursor;
+mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
+pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +54,8 @@ use crate::queue::{Batch, Receiver, SendError, Sender};
 const KIND: &str = "tcp.out";
 
 /// Kernel send buffer per connection (Linux doubles the value). Large enough
-/// for full-speed writes on loopback and LAN, small enough that a backend
-/// dying mid-stream takes little unacknowledged data with it.
+/// for full-speed writes on loopback and LAN, small enough to bound what is
+/// written but unacknowledged (kept for a reset, see [`Unacked`]).
 pub const SEND_BUFFER: u32 = 256 * 1024;
 
 /// How long a finishing proxy waits for the backend to acknowledge the close
@@ -123,6 +128,7 @@ impl TcpOut {
         // Events taken from the inbox and not yet written.
         let mut held: Batch = Vec::new();
         let mut ever_connected = false;
+        let mut unacked = Unacked::default();
         let mut delay = Duration::ZERO;
         loop {
             self.inbox.lock();
@@ -145,21 +151,38 @@ impl TcpOut {
                 self.config.name,
                 self.address
             );
-            match self.serve(&mut stream, &mut held).await {
+            unacked.connected(&stream);
+            match self.serve(&mut stream, &mut held, &mut unacked).await {
                 Ok(()) => {
                     close_gracefully(stream).await;
                     self.connected.store(0, Ordering::Relaxed);
                     return;
                 }
                 Err(down) => {
+                    // A reset peer never received what it did not
+                    // acknowledge; a peer that closed politely still reads
+                    // what is in flight, so nothing of that is sent again.
+                    let recovered = match down {
+                        Down::Io(_) => unacked.recover(&stream, &mut held),
+                        Down::PeerClosed => {
+                            unacked.forget();
+                            0
+                        }
+                    };
+                    // They were counted as delivered when written.
+                    ctx.in_flight_add(recovered as u64);
+                    let what = match (&self.failed, held.is_empty()) {
+                        (_, true) => "nothing held",
+                        (Some(_), false) => "handing them to `failed`",
+                        (None, false) => "keeping them for retry",
+                    };
                     tracing::warn!(
-                        "module `{}` ({KIND}) is down: {} ({down}); {} events handed on, reconnecting",
+                        "module `{}` ({KIND}) is down: {} ({down}); {} events not delivered \
+                         ({recovered} written but never acknowledged), {what}; reconnecting",
                         self.config.name,
                         self.address,
                         held.len()
                     );
-                    // A polite close drains the peer's reads first: closing
-                    // now lets it finish reading what was written.
                     drop(stream);
                     delay = backoff.next_delay();
                 }
@@ -168,7 +191,12 @@ impl TcpOut {
     }
 
     /// Writes batches until the inbox ends (`Ok`) or the connection is down.
-    async fn serve(&mut self, stream: &mut TcpStream, held: &mut Batch) -> Result<(), Down> {
+    async fn serve(
+        &mut self,
+        stream: &mut TcpStream,
+        held: &mut Batch,
+        unacked: &mut Unacked,
+    ) -> Result<(), Down> {
         loop {
             if held.is_empty() {
                 tokio::select! {
@@ -186,12 +214,14 @@ impl TcpOut {
             let mut cursor = WriteCursor::default();
             let result = conn::write_batch(stream, held, &mut cursor).await;
             self.inbox.delivered(cursor.event as u64);
-            if result.is_ok() {
-                held.clear();
-            } else {
-                held.drain(..cursor.event);
+            match result {
+                Ok(()) => unacked.written(stream, held, cursor.done_bytes),
+                Err(down) => {
+                    let written: Batch = held.drain(..cursor.event).collect();
+                    unacked.written_before_failure(written, cursor.done_bytes);
+                    return Err(down);
+                }
             }
-            result?;
         }
     }
 

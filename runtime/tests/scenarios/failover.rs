@@ -4,19 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::peers::{free_port, numbered, send, Sender, Sink, SinkOpts};
-use crate::setup::{figures, increasing, start, tally};
+use crate::setup::{figures, increasing, start, tally, wait_total};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Waits (bounded) until the sinks together hold `n` lines, then a little
-/// longer so that duplicates arriving late are seen too.
-fn wait_total(sinks: &[&Sink], n: u64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while sinks.iter().map(|s| s.lines()).sum::<u64>() < n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-}
 
 /// (a) One sink never listens: all 100,000 events reach the other one, none
 /// twice.
