@@ -283,3 +283,82 @@ fn show_unknown_kind_suggests_the_nearest() {
         "error: unknown module kind `tcp.outt`\nhelp: did you mean `tcp.out`?\nnote: `wbc list` prints every kind\n"
     );
 }
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let dir = temp_dir("warnings");
+    let file = dir.join("unused.wb");
+    std::fs::write(
+        &file,
+        "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\nspare  = tcp.out(port: 20001)\ninput -> output\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+
+    let run = wbc(&["check", path]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning[W0001]: module `spare` is never used"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("warning: 1 warning emitted\n"),
+        "{}",
+        run.stderr
+    );
+
+    let run = wbc(&["check", "--deny-warnings", path]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .ends_with("error: 1 warning denied by `--deny-warnings`\n"),
+        "{}",
+        run.stderr
+    );
+
+    let run = wbc(&["check", "--format", "json", "--deny-warnings", path]);
+    assert_eq!(run.code, 1);
+    let value: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one json line");
+    assert_eq!(
+        (value["code"].as_str(), value["severity"].as_str()),
+        (Some("W0001"), Some("warning"))
+    );
+    assert_eq!(run.stderr, "", "json mode prints nothing else");
+}
+
+#[test]
+fn check_reports_checker_errors_of_every_file() {
+    let dir = temp_dir("semantic");
+    let typo = dir.join("typo.wb");
+    std::fs::write(
+        &typo,
+        "input    = tcp.in(port: 10000)\noutput_1 = tcp.out(port: 20000)\ninput -> outptu_1\n",
+    )
+    .expect("write");
+    let run = wbc(&[
+        "check",
+        "--format",
+        "json",
+        "examples/scenario2_roundrobin.wb",
+        typo.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 1);
+    let codes: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["code"]
+                .as_str()
+                .expect("code")
+                .to_string()
+        })
+        .collect();
+    assert!(codes.contains(&"E0007".to_string()), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("did you mean `output_1`?"),
+        "{}",
+        run.stdout
+    );
+}

@@ -110,6 +110,11 @@ fn grammar_file_rule_describes_the_same_language() {
     }
 }
 
+/// Where the E0001s are in fixtures that other test files own and snapshot,
+/// which cannot take an `# expect:` line without moving their positions.
+const EXPECTED_ELSEWHERE: &[(&str, &[(usize, usize)])] =
+    &[("e0001_route_without_target", &[(3, 9)])];
+
 /// `(line, column)` pairs from the fixture's `# expect: E0001 at L:C` lines.
 fn expected_positions(src: &str) -> Vec<(usize, usize)> {
     src.lines()
@@ -124,11 +129,19 @@ fn expected_positions(src: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The rendered diagnostics of these files are snapshots of
+/// tests/diagnostics.rs (human and JSON); here every E0001 position is checked.
 #[test]
 fn syntax_errors_are_reported_where_they_are_all_in_one_run() {
     for (name, src) in e0001_files() {
-        let expected = expected_positions(&src);
-        assert!(!expected.is_empty(), "{name} has no `# expect:` line");
+        let mut expected = expected_positions(&src);
+        if let Some((_, at)) = EXPECTED_ELSEWHERE.iter().find(|(file, _)| *file == name) {
+            expected.extend_from_slice(at);
+        }
+        assert!(
+            !expected.is_empty(),
+            "{name}: add `# expect: E0001 at LINE:COLUMN` lines"
+        );
         let (_, diagnostics) = parse(&src);
         let index = wbc::render::LineIndex::new(&src);
         let found: Vec<(usize, usize)> = diagnostics
@@ -139,11 +152,6 @@ fn syntax_errors_are_reported_where_they_are_all_in_one_run() {
             })
             .collect();
         assert_eq!(found, expected, "{name}: {diagnostics:#?}");
-        snapshot(
-            &format!("syntax_{name}"),
-            &path(&name),
-            &wbc::render::human(&diagnostics, &path(&name), &src, false),
-        );
     }
 }
 
@@ -233,7 +241,14 @@ fn ten_megabyte_file() {
         ));
         i += 1;
     }
+    let started = std::time::Instant::now();
     let (file, diagnostics) = parse(&src);
+    eprintln!(
+        "parsed {} bytes, {} statements in {:?}",
+        src.len(),
+        2 * i,
+        started.elapsed()
+    );
     assert_eq!(diagnostics, vec![]);
     assert_eq!(file.items.len(), 2 * i);
     assert_eq!(file.comments.len(), i);

@@ -39,6 +39,16 @@ pub(crate) struct WbParser;
 /// are left out of the returned file and reported as E0001 diagnostics
 /// (numeric overflow as E0006), in source order.
 pub fn parse(src: &str) -> (ast::File, Vec<Diagnostic>) {
+    if u32::try_from(src.len()).is_err() {
+        // Spans are 32-bit; no routing file comes near this.
+        let too_big = Diagnostic::new(
+            crate::diagnostic::Code::E0001,
+            crate::span::Span::default(),
+            "file is larger than 4 GiB",
+        )
+        .with_help("split the routing table into several files");
+        return (ast::File::default(), vec![too_big]);
+    }
     let split = split::split(src);
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();

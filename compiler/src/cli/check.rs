@@ -28,7 +28,7 @@ pub enum Format {
 
 /// Every diagnostic for one file's text: the whole front end.
 pub fn diagnose(src: &str) -> Vec<Diagnostic> {
-    wbc::parse::parse(src).1
+    wbc::check::check_source(src).diagnostics
 }
 
 pub fn run(args: Args) -> ExitCode {

@@ -136,7 +136,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::fallback | Rule::fallback_kw => "`fallback`",
         Rule::fallback_funnel => "`funnel`",
         Rule::ident_char => "a name",
-        Rule::gap | Rule::WHITESPACE | Rule::COMMENT => "a line break",
+        Rule::gap | Rule::nl | Rule::WHITESPACE | Rule::COMMENT => "a line break",
     }
 }
 
