@@ -338,6 +338,7 @@ impl Desugarer {
             self.misplaced_fallback(
                 fallback_span,
                 "a `funnel(...)` has no members that can fail",
+                "this `fallback` cannot work",
                 "remove the `fallback`",
             );
             if let Fallback::Target(target) = fallback {
@@ -349,6 +350,7 @@ impl Desugarer {
             self.misplaced_fallback(
                 fallback_span,
                 "`fallback funnel` on a `fanout(...)` would send failed events to every member again",
+                "this `fallback` cannot work",
                 "send them elsewhere with `fallback TARGET`, or use `roundrobin(...)`",
             );
             return;
@@ -409,17 +411,18 @@ impl Desugarer {
                 self.misplaced_fallback(
                     flow.span,
                     "a member of a flow with `fallback` must be a module with a `failed` queue",
-                    "declare the inner flow by name, or give it its own `fallback`",
+                    "a flow has no `failed` queue",
+                    "list only modules that can fail to deliver (`tcp.out`, `file.out`) as members",
                 );
                 None
             }
         }
     }
 
-    fn misplaced_fallback(&mut self, span: Span, message: &str, help: &str) {
+    fn misplaced_fallback(&mut self, span: Span, message: &str, label: &str, help: &str) {
         self.diags.push(
             Diagnostic::new(Code::E0015, span, message)
-                .with_label("this `fallback` cannot work")
+                .with_label(label)
                 .with_help(help),
         );
     }

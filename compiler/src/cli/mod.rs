@@ -9,7 +9,10 @@
 
 mod build;
 mod check;
+mod expand;
+mod explain;
 mod fmt;
+mod graph;
 mod list;
 mod run;
 mod show;
@@ -55,6 +58,12 @@ commands! {
     Build => build,
     /// Build a routing file (reusing an unchanged build) and run the proxy
     Run => run,
+    /// Print the desugared routing table: every module and queue explicit
+    Expand => expand,
+    /// Print the routing graph as Graphviz dot or Mermaid
+    Graph => graph,
+    /// Explain a diagnostic code, with a wrong and a corrected example
+    Explain => explain,
 }
 
 /// Compiles `.wb` routing files into fast TCP event proxies.
