@@ -254,8 +254,10 @@ fn help(info: &ProxyInfo) -> String {
 fn init_tracing(level: &str) {
     let filter = tracing_subscriber::EnvFilter::new(level);
     // A test process may launch several proxies; only the first installs.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

@@ -4,7 +4,7 @@
 //! Variables: `WBC_TEST_IN` (tcp.in port), `WBC_TEST_OUT` (comma-separated
 //! tcp.out ports), `WBC_TEST_METRICS` (optional: a metrics.graphite module
 //! sends its lines to a tcp.out on this port), `WBC_TEST_MAX_LINE`,
-//! `WBC_TEST_RECONNECT_MS`.
+//! `WBC_TEST_RECONNECT_MS`, `WBC_TEST_OUT_HOST`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -22,6 +22,8 @@ struct Ports {
     metrics: Option<u16>,
     max_line: u64,
     reconnect: Duration,
+    /// Host of the tcp.out modules (`WBC_TEST_OUT_HOST`, default 127.0.0.1).
+    out_host: &'static str,
 }
 
 /// Runs graph `name` with proxy flags `args`; the process's exit code.
@@ -42,6 +44,7 @@ pub fn run(name: &str, args: Vec<OsString>) -> ExitCode {
         max_line: var("MAX_LINE")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1 << 20),
+        out_host: var("OUT_HOST").map_or(HOST, |h| &*Box::leak(h.into_boxed_str())),
         reconnect: Duration::from_millis(
             var("RECONNECT_MS")
                 .and_then(|v| v.parse().ok())
@@ -93,7 +96,7 @@ fn output(
         TcpOutConfig {
             name,
             port: ports.outputs[i],
-            host: HOST,
+            host: ports.out_host,
             failed: failed.is_some(),
             reconnect: ports.reconnect,
         },

@@ -9,64 +9,51 @@
 //! separate process to measure (RSS) and to signal (SIGTERM).
 //!
 //! `cargo test -p wbc-runtime --test scenarios -- failover` runs the
-//! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs.
+//! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs. Cases
+//! named `bench_*` print throughput figures and only run when named
+//! (`cargo test --release -p wbc-runtime --test scenarios -- bench_`).
 
 mod backpressure;
+mod bench;
 mod failover;
 mod forwarding;
 mod graphs;
 mod input;
 mod peers;
 mod process;
+mod recovery;
 mod setup;
 mod shutdown;
+mod start_errors;
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 type Case = (&'static str, fn());
 
-const CASES: &[Case] = &[
-    (
-        "scenario_1_hello_lines_arrive_byte_identical",
-        forwarding::scenario_1_hello_lines_arrive_byte_identical,
-    ),
-    (
-        "scenario_2_roundrobin_two_sinks_split_evenly",
-        forwarding::scenario_2_roundrobin_two_sinks_split_evenly,
-    ),
-    (
-        "scenario_2_roundrobin_three_sinks_uneven_count",
-        forwarding::scenario_2_roundrobin_three_sinks_uneven_count,
-    ),
-    (
-        "failover_a_sink_never_listening",
-        failover::failover_a_sink_never_listening,
-    ),
-    (
-        "failover_b_sink_half_closes_mid_stream",
-        failover::failover_b_sink_half_closes_mid_stream,
-    ),
-    (
-        "failover_c_both_down_then_one_comes_up",
-        failover::failover_c_both_down_then_one_comes_up,
-    ),
-    (
-        "backpressure_slow_sink_bounded_rss",
-        backpressure::backpressure_slow_sink_bounded_rss,
-    ),
-    (
-        "input_edge_cases_overlong_binary_crlf_empty_partial",
-        input::input_edge_cases_overlong_binary_crlf_empty_partial,
-    ),
-    (
-        "metrics_graphite_counts_scenario_1",
-        forwarding::metrics_graphite_counts_scenario_1,
-    ),
-    (
-        "shutdown_sigterm_mid_transfer_delivers_everything_read",
-        shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
-    ),
+/// `module::case` -> `("case", module::case)`.
+macro_rules! cases {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        &[$((stringify!($case), $module::$case as fn())),*]
+    };
+}
+
+const CASES: &[Case] = cases![
+    forwarding::scenario_1_hello_lines_arrive_byte_identical,
+    forwarding::scenario_2_roundrobin_two_sinks_split_evenly,
+    forwarding::scenario_2_roundrobin_three_sinks_uneven_count,
+    failover::failover_a_sink_never_listening,
+    failover::failover_b_sink_half_closes_mid_stream,
+    failover::failover_c_both_down_then_one_comes_up,
+    backpressure::backpressure_slow_sink_bounded_rss,
+    input::input_edge_cases_overlong_binary_crlf_empty_partial,
+    forwarding::metrics_graphite_counts_scenario_1,
+    shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
+    recovery::retry_without_failed_queue_backend_restarts,
+    recovery::residue_backend_reset_mid_stream,
+    start_errors::start_error_port_in_use,
+    start_errors::start_error_unresolvable_host,
+    bench::bench_throughput_64_byte_lines,
 ];
 
 fn main() -> ExitCode {
@@ -83,7 +70,11 @@ fn main() -> ExitCode {
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let selected: Vec<&Case> = CASES
         .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .filter(|(name, _)| match filters.is_empty() {
+            // Benchmarks only run when asked for by name.
+            true => !name.starts_with("bench_"),
+            false => filters.iter().any(|f| name.contains(f.as_str())),
+        })
         .collect();
     println!("\nrunning {} scenario tests", selected.len());
     let mut failed = Vec::new();

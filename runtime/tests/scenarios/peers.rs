@@ -126,6 +126,13 @@ pub struct SinkOpts {
     /// After this many lines: stop listening, shut down the write side of the
     /// connection and keep reading until the proxy closes it.
     pub half_close_after: Option<u64>,
+    /// After this many lines: close at once without reading the rest (the
+    /// unread data makes the kernel reset the connection, as when a backend
+    /// is killed) and stop listening.
+    pub abort_after: Option<u64>,
+    /// After a half-close or an abort, listen again after this delay (a
+    /// backend restart); else stay away.
+    pub reopen_after: Option<Duration>,
     /// Start listening only after this delay (the port is reserved by number).
     pub start_after: Duration,
 }
@@ -236,43 +243,72 @@ fn run_sink(
     stop: Arc<AtomicBool>,
     bytes: Arc<AtomicU64>,
 ) {
-    let mut half_closed = false;
+    // Half-close and abort happen once in a sink's life.
+    let mut left_once = false;
+    let mut reopen_at: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        if listener.is_none() && !half_closed && started.elapsed() >= opts.start_after {
+        let due = match reopen_at {
+            Some(at) => Instant::now() >= at,
+            None => !left_once && started.elapsed() >= opts.start_after,
+        };
+        if listener.is_none() && due {
             listener = Some(bind(port));
         }
         let Some(l) = &listener else {
-            thread::sleep(Duration::from_millis(10));
+            thread::sleep(Duration::from_millis(5));
             continue;
         };
         match l.accept() {
             Ok((conn, _)) => {
                 state.lock().expect("sink state").connections += 1;
-                if read_connection(conn, &opts, started, &state, &stop, &bytes, &mut listener) {
-                    half_closed = true;
+                let may_leave = !left_once;
+                let ending = read_connection(
+                    conn,
+                    &opts,
+                    may_leave,
+                    started,
+                    &state,
+                    &stop,
+                    &bytes,
+                    &mut listener,
+                );
+                if ending != Ending::Closed {
+                    left_once = true;
+                    reopen_at = opts.reopen_after.map(|d| Instant::now() + d);
                 }
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
             Err(_) => thread::sleep(Duration::from_millis(5)),
         }
     }
 }
 
-/// Reads one connection to its end; returns whether it half-closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The proxy closed the connection (or the sink was stopped).
+    Closed,
+    /// The sink half-closed, then read until the proxy closed.
+    HalfClosed,
+    /// The sink dropped the connection with data unread.
+    Aborted,
+}
+
+/// Reads one connection to its end.
+#[allow(clippy::too_many_arguments)]
 fn read_connection(
     mut conn: TcpStream,
     opts: &SinkOpts,
+    may_leave: bool,
     started: Instant,
     state: &Mutex<Received>,
     stop: &AtomicBool,
     bytes: &AtomicU64,
     listener: &mut Option<TcpListener>,
-) -> bool {
+) -> Ending {
     conn.set_nonblocking(false).ok();
     conn.set_read_timeout(Some(Duration::from_millis(100))).ok();
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial: Vec<u8> = Vec::new();
-    let mut half_closed = false;
+    let mut ending = Ending::Closed;
     let mut slow_bytes = 0u64;
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -324,13 +360,22 @@ fn read_connection(
         partial.extend_from_slice(rest);
         let lines = st.lines;
         drop(st);
-        if !half_closed && opts.half_close_after.is_some_and(|after| lines >= after) {
-            // A backend going away: no new connections, no more replies.
-            *listener = None;
-            conn.shutdown(Shutdown::Write).ok();
-            half_closed = true;
+        if may_leave && ending == Ending::Closed {
+            if opts.abort_after.is_some_and(|after| lines >= after) {
+                *listener = None;
+                // What was read of an unfinished line is lost with the rest.
+                partial.clear();
+                ending = Ending::Aborted;
+                break;
+            }
+            if opts.half_close_after.is_some_and(|after| lines >= after) {
+                // A backend going away: no new connections, no more replies.
+                *listener = None;
+                conn.shutdown(Shutdown::Write).ok();
+                ending = Ending::HalfClosed;
+            }
         }
     }
     state.lock().expect("sink state").fragments += partial.len() as u64;
-    half_closed
+    ending
 }

@@ -1,0 +1,206 @@
+//! Shutdown in-process: the drain delivers everything read, through a
+//! failover cycle too; a stuck output ends at the drain timeout with the
+//! undelivered count; a finite source ends the proxy by itself.
+
+mod core_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use core_support::*;
+use wbc_runtime::modules::*;
+use wbc_runtime::{Proxy, ProxyOptions, Receiver, SendError, Sender, SourceKind, TryRecv};
+
+/// A listener-like source: emits batches until told to stop, counting what
+/// it emitted.
+fn endless_source(tx: Sender) -> Arc<AtomicU64> {
+    let emitted = Arc::new(AtomicU64::new(0));
+    let count = emitted.clone();
+    let token = tx.context().register_source(SourceKind::Listener);
+    tokio::spawn(async move {
+        let mut i = 0u64;
+        while !token.is_stopping() {
+            let mut batch: Vec<bytes::Bytes> = (0..64)
+                .map(|k| bytes::Bytes::from(format!("ev-{}", i + k)))
+                .collect();
+            i += 64;
+            tx.emit(&mut batch).await.unwrap();
+            count.fetch_add(64, Ordering::Relaxed);
+        }
+        drop(token);
+    });
+    emitted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_drains_every_event_read_and_leaves_none_in_flight() {
+    let mut proxy = Proxy::new(ProxyOptions {
+        queue_capacity: 256,
+        ..ProxyOptions::default()
+    });
+    let (in_tx, in_rx) = proxy.queue("input", "outbox", "rr", "inbox");
+    let (a_tx, a_rx) = proxy.queue("rr", "a", "a", "inbox");
+    let (b_tx, b_rx) = proxy.queue("rr", "b", "b", "inbox");
+    proxy
+        .spawn(RoundRobin::<2>::new(RoundRobinConfig { name: "rr" }, in_rx, [a_tx, b_tx]).unwrap());
+    let emitted = endless_source(in_tx);
+    let (a, _) = collect(a_rx);
+    let (b, _) = collect(b_rx);
+    let ctx = proxy.context().clone();
+
+    let report = proxy
+        .run_until(tokio::time::sleep(Duration::from_millis(300)))
+        .await;
+
+    assert!(report.drained, "{report:?}");
+    assert_eq!(report.undelivered, 0);
+    assert_eq!(ctx.in_flight(), 0);
+    let read = emitted.load(Ordering::Relaxed);
+    assert!(read > 1_000, "source hardly ran: {read}");
+    let input = report.queue_from("input", "outbox").unwrap();
+    assert_eq!(input.in_, read);
+    assert_eq!(
+        (taken(&a).len() + taken(&b).len()) as u64,
+        read,
+        "every event read is delivered"
+    );
+}
+
+/// Stands in for a tcp.out that is down for good: locks its inbox and moves
+/// everything to its failed queue with `try_send`, keeping what does not fit.
+fn down_output(mut inbox: Receiver, failed: Sender) {
+    inbox.lock();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if held.is_empty() {
+                match inbox.try_recv(&mut held) {
+                    TryRecv::Batch => {}
+                    TryRecv::Closed => return,
+                    TryRecv::Empty => {}
+                }
+            }
+            match failed.try_send(&mut held) {
+                Ok(()) | Err(SendError::Full) => {}
+                Err(_) => return,
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_completes_through_a_failover_cycle() {
+    // input -> rr -> {up, down}; down.failed -> funnel -> rr.inbox
+    let mut proxy = Proxy::new(ProxyOptions {
+        queue_capacity: 64,
+        ..ProxyOptions::default()
+    });
+    let (in_tx, in_rx) = proxy.queue("input", "outbox", "funnel", "input");
+    let (f_tx, f_rx) = proxy.queue("funnel", "outbox", "rr", "inbox");
+    let (up_tx, up_rx) = proxy.queue("rr", "up", "up", "inbox");
+    let (down_tx, down_rx) = proxy.queue("rr", "down", "down", "inbox");
+    let (failed_tx, failed_rx) = proxy.queue("down", "failed", "funnel", "failed");
+    proxy.spawn(
+        Funnel::<2>::new(FunnelConfig { name: "funnel" }, [in_rx, failed_rx], f_tx).unwrap(),
+    );
+    proxy.spawn(
+        RoundRobin::<2>::new(RoundRobinConfig { name: "rr" }, f_rx, [up_tx, down_tx]).unwrap(),
+    );
+    down_output(down_rx, failed_tx);
+    let input = lines("e", 20_000);
+    produce(in_tx, input.clone(), 100);
+    let (up, _) = collect(up_rx);
+
+    let report = run_to_end(proxy).await;
+
+    assert!(report.drained, "{report:?}");
+    let mut got = taken(&up);
+    got.sort();
+    let mut want = input;
+    want.sort();
+    assert_eq!(
+        got, want,
+        "every event exactly once at the output that is up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_reports_undelivered_events() {
+    let mut proxy = Proxy::new(ProxyOptions {
+        queue_capacity: 1_000,
+        drain_timeout: Duration::from_millis(300),
+    });
+    let (tx, rx) = proxy.queue("input", "outbox", "stuck", "inbox");
+    // 500 events wait in a queue whose receiver never takes them.
+    tx.try_emit(&mut lines("e", 500)).unwrap();
+    rx.lock();
+    let started = Instant::now();
+
+    let report = proxy
+        .run_until(tokio::time::sleep(Duration::from_millis(50)))
+        .await;
+
+    assert!(!report.drained);
+    assert_eq!(report.undelivered, 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.queue_to("stuck", "inbox").unwrap().size, 500);
+    drop(rx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_ends_the_drain_at_once() {
+    let mut proxy = Proxy::new(ProxyOptions::default());
+    let (tx, rx) = proxy.queue("input", "outbox", "stuck", "inbox");
+    let _source = tx.context().register_source(SourceKind::Listener);
+    tx.try_emit(&mut lines("e", 7)).unwrap();
+    rx.lock();
+    let started = Instant::now();
+
+    let report = proxy
+        .run(
+            tokio::time::sleep(Duration::from_millis(50)),
+            tokio::time::sleep(Duration::from_millis(150)),
+        )
+        .await;
+
+    assert!(!report.drained);
+    assert_eq!(report.undelivered, 7);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a default 10 s drain timeout was waited for"
+    );
+    drop(rx);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_keeps_the_proxy_running_after_finite_sources_end() {
+    let mut proxy = Proxy::new(ProxyOptions::default());
+    let (tx, rx) = proxy.queue("input", "outbox", "sink", "inbox");
+    let (tx2, rx2) = proxy.queue("stdin", "outbox", "sink2", "inbox");
+    let listener = tx.context().register_source(SourceKind::Listener);
+    produce(tx2, lines("e", 10), 10);
+    proxy.spawn(Null::new(NullConfig { name: "sink" }, rx).unwrap());
+    proxy.spawn(Null::new(NullConfig { name: "sink2" }, rx2).unwrap());
+    let started = Instant::now();
+    let stop = tokio::time::sleep(Duration::from_millis(400));
+    let release = async move {
+        stop.await;
+        drop(listener);
+    };
+
+    let report = proxy.run_until(release).await;
+
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "ended while a listener was still there"
+    );
+    assert!(report.drained);
+    assert_eq!(report.queue_to("sink2", "inbox").unwrap().out, 10);
+    drop(tx);
+}
