@@ -33,16 +33,32 @@ pub fn wait_listening(port: u16, timeout: Duration) -> bool {
 /// Lines `"{prefix}{i:08}"` for i in 0..n, each followed by `\n`.
 pub fn numbered(prefix: &str, n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * (prefix.len() + 9));
-    for i in 0..n {
-        out.extend_from_slice(format!("{prefix}{i:08}\n").as_bytes());
-    }
+    append_numbered(prefix.as_bytes(), 0..n, &mut out);
     out
+}
+
+/// Appends lines `prefix` + 8-digit number + `\n` for `range` (fast: the
+/// sender must not be the bottleneck of the benchmark).
+fn append_numbered(prefix: &[u8], range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+    for i in range {
+        out.extend_from_slice(prefix);
+        let mut digits = [b'0'; 8];
+        let mut v = i;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&digits);
+        out.push(b'\n');
+    }
 }
 
 /// Parses the trailing 8-digit number of a line made by [`numbered`].
 pub fn seq_of(line: &[u8]) -> Option<u64> {
     let digits = line.get(line.len().checked_sub(8)?..)?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    digits.iter().try_fold(0u64, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
+    })
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -81,9 +97,7 @@ impl Sender {
             let mut block = Vec::new();
             for start in (0..n).step_by(1000) {
                 block.clear();
-                for i in start..(start + 1000).min(n) {
-                    block.extend_from_slice(format!("{prefix}{i:08}\n").as_bytes());
-                }
+                append_numbered(prefix.as_bytes(), start..(start + 1000).min(n), &mut block);
                 s.write_all(&block)?;
                 w.fetch_add(block.len() as u64, Ordering::Relaxed);
             }
@@ -148,6 +162,9 @@ pub struct Received {
     /// Bytes left without a newline when a connection ended.
     pub fragments: u64,
     pub connections: u64,
+    /// Bytes left unread in the kernel's receive buffer when the sink
+    /// aborted a connection (see [`SinkOpts::abort_after`]).
+    pub abandoned: u64,
     hasher: Sha256,
 }
 
@@ -292,6 +309,19 @@ enum Ending {
     Aborted,
 }
 
+/// Bytes waiting in the socket's receive buffer (FIONREAD).
+fn unread_bytes(conn: &TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(conn.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        n.max(0) as u64
+    } else {
+        0
+    }
+}
+
 /// Reads one connection to its end.
 #[allow(clippy::too_many_arguments)]
 fn read_connection(
@@ -365,6 +395,7 @@ fn read_connection(
                 *listener = None;
                 // What was read of an unfinished line is lost with the rest.
                 partial.clear();
+                state.lock().expect("sink state").abandoned += unread_bytes(&conn);
                 ending = Ending::Aborted;
                 break;
             }
