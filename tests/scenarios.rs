@@ -55,6 +55,14 @@ fn scenario_1_one_to_one_is_byte_identical() {
     let data = hello_lines(10_000);
     send(input, &data);
     wait_for_lines(&proxy, &[&sink], 10_000);
+    // The proxy says where it listens and where it sends.
+    let log = proxy.log();
+    for address in [format!("127.0.0.1:{input}"), format!("127.0.0.1:{out}")] {
+        assert!(
+            log.contains(&address),
+            "log does not mention {address}:\n{log}"
+        );
+    }
     stop(proxy);
     let received = sink.finish();
     assert_eq!(received.len(), data.len());

@@ -95,26 +95,65 @@ pub fn example_with_ports(example: &str, ports: &[(u16, u16)]) -> String {
     text
 }
 
-/// Runs `wbc` with the shared test cache; returns (success, stderr).
-pub fn wbc(args: &[&std::ffi::OsStr], cwd: &Path, timeout: Duration) -> (bool, String) {
-    let log = cwd.join(format!("wbc-{}.stderr", std::process::id()));
-    let stderr = fs::File::create(&log).expect("create wbc log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wbc"))
+/// What a finished `wbc` run printed.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// How to run `wbc`: extra environment and standard input.
+#[derive(Default)]
+pub struct Options<'a> {
+    pub env: &'a [(&'a str, &'a str)],
+    pub stdin: Option<&'a [u8]>,
+}
+
+/// Runs `wbc` in `cwd` with the shared test cache (offline: the lock file
+/// copied into every generated crate must make the network unnecessary).
+/// Panics when it runs longer than `timeout`.
+pub fn wbc(args: &[&std::ffi::OsStr], cwd: &Path, timeout: Duration, options: Options<'_>) -> Run {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let (out_log, err_log) = (
+        cwd.join(format!("wbc-{n}.stdout")),
+        cwd.join(format!("wbc-{n}.stderr")),
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wbc"));
+    command
         .args(args)
         .current_dir(cwd)
         .env("WBC_CACHE_DIR", cache_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start wbc");
+        .env("CARGO_NET_OFFLINE", "true")
+        .stdin(if options.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(fs::File::create(&out_log).expect("create stdout log"))
+        .stderr(fs::File::create(&err_log).expect("create stderr log"));
+    for (key, value) in options.env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start wbc");
+    if let (Some(input), Some(mut pipe)) = (options.stdin, child.stdin.take()) {
+        pipe.write_all(input).expect("write wbc stdin");
+    }
     let status = wait_exit(&mut child, timeout);
-    let text = fs::read_to_string(&log).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&fs::read(&err_log).unwrap_or_default()).into_owned();
+    let stdout = fs::read(&out_log).unwrap_or_default();
     match status {
-        Some(status) => (status.success(), text),
-        None => panic!("wbc {args:?} did not finish within {timeout:?}\n{text}"),
+        Some(status) => Run {
+            code: status.code(),
+            stdout,
+            stderr,
+        },
+        None => panic!("wbc {args:?} did not finish within {timeout:?}\n{stderr}"),
     }
 }
+
+/// Generous: the first build of a test run compiles tokio and the runtime.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(1200);
 
 /// Writes `route.wb` into `dir` and builds it to `dir/proxy`; panics with
 /// wbc's output when the build fails. The first build compiles tokio, so
@@ -123,11 +162,14 @@ pub fn build(dir: &Path, routing: &str) -> PathBuf {
     let file = dir.join("route.wb");
     fs::write(&file, routing).expect("write route.wb");
     let output = dir.join("proxy");
-    let args = [file.as_os_str(), "-o".as_ref(), output.as_os_str()];
-    let mut full: Vec<&std::ffi::OsStr> = vec!["build".as_ref()];
-    full.extend(args);
-    let (ok, stderr) = wbc(&full, dir, Duration::from_secs(1200));
-    assert!(ok, "wbc build failed:\n{stderr}");
+    let args = [
+        "build".as_ref(),
+        file.as_os_str(),
+        "-o".as_ref(),
+        output.as_os_str(),
+    ];
+    let run = wbc(&args, dir, BUILD_TIMEOUT, Options::default());
+    assert_eq!(run.code, Some(0), "wbc build failed:\n{}", run.stderr);
     output
 }
 

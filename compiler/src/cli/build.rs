@@ -32,6 +32,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let output = match &args.output {
+        // `-o bin/` puts the binary into an existing directory.
+        Some(dir) if dir.is_dir() => dir.join(stem(&args.file)),
         Some(output) => output.clone(),
         None => PathBuf::from(stem(&args.file)),
     };

@@ -54,16 +54,16 @@ commands! {
     List => list,
     /// Show a module kind's arguments, queues and what it does
     Show => show,
-    /// Build a routing file into a proxy binary
-    Build => build,
-    /// Build a routing file (reusing an unchanged build) and run the proxy
-    Run => run,
     /// Print the desugared routing table: every module and queue explicit
     Expand => expand,
     /// Print the routing graph as Graphviz dot or Mermaid
     Graph => graph,
     /// Explain a diagnostic code, with a wrong and a corrected example
     Explain => explain,
+    /// Build a routing file into a proxy binary
+    Build => build,
+    /// Build a routing file (reusing an unchanged build) and run the proxy
+    Run => run,
 }
 
 /// Compiles `.wb` routing files into fast TCP event proxies.
