@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# bench/run.sh - wbc against real peers, in one run, on this machine (issue 5).
+#
+#   bash bench/run.sh                      # full run (about 10-20 min on 2 cores)
+#   N=500000 REPS=1 bash bench/run.sh      # quick run
+#
+# Forwards the same graphite-valid data over 127.0.0.1 through: the sender straight into
+# the sink (limit), haproxy (mode tcp, balance roundrobin), nginx stream, socat (one hop),
+# carbon-c-relay (forward and any_of, -q 1000000) and four proxies built with `wbc build`
+# from bench/routes/*.wb, and prints ONE table per line size: median wall time from the
+# first byte sent to the last line received, MiB/s, lines/s, ratios against limit, haproxy
+# and carbon-c-relay, the relay's CPU seconds and peak RSS, lines per sink, and a
+# correctness column from a separate verify run (sha256 of what arrived, sorted for split
+# rows; each sink equal to the input for fanout). Then: latency p50/p99/p99.9 at half of
+# the measured maximum rate, RSS with 10,000 idle client connections, and the time of a
+# warm `wbc build` of a changed routing file.
+#
+# Env knobs:
+#   N=5000000      64-byte lines; the 1 KiB data set has N1K=N/5 lines (1,000,000)
+#   REPS=3         interleaved repetitions per row (the median is shown)
+#   SIZES="64 1024"   line sizes to run
+#   ONLY="row ..."    only these rows (names as in the table; `limit` is always run)
+#   EXTRAS="latency idle build"   the measurements after the table (EXTRAS="" skips them)
+#   VERIFY=1       one extra run per row that records and checks what the sinks got
+#   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
+#   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
+#
+# Not run by CI. Needs root for apt-get (only when a package is missing). Everything
+# listens on 127.0.0.1 ports 31000 (relay) and 32000/32001 (sinks); the script aborts
+# if they are taken, waits for everything with a bound, and signals only the
+# processes it started itself.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-/tmp/wbc-bench}; N=${N:-5000000}; N1K=${N1K:-$((N / 5))}; REPS=${REPS:-3}
+SIZES=${SIZES:-"64 1024"}; EXTRAS=${EXTRAS-"latency idle build"}; VERIFY=${VERIFY:-1}
+IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}
+L=31000; B1=32000; B2=32001
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
+CFG=$OUT/cfg; RUNS=$OUT/runs; BIN=$OUT/bin; RES=$OUT/results.tsv; EXTRA=$OUT/extras.txt
+mkdir -p "$CFG" "$RUNS" "$BIN" "$OUT/data"
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+busy() { ss -Hltn "sport = :$1" | grep -q .; }
+wait_listen() { local i; for ((i = 0; i < ${2:-250}; i++)); do busy "$1" && return 0; sleep 0.02; done; return 1; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true   # 10,000 idle connections need the descriptors (relays inherit it)
+
+# ---- 1. packages (apt only when something is missing) ----
+PKGS="haproxy nginx libnginx-mod-stream socat carbon-c-relay time iproute2"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  log "apt-get install:$missing"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends $missing
+fi
+for p in $L $B1 $B2; do busy "$p" && { log "port $p is already in use - aborting"; exit 1; }; done
+
+# ---- 2. our programs, the wbc proxies, the data ----
+selected() { [ "$1" = limit ] || [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+declare -A ROUTE=([wbc-one]=one [wbc-rr]=rr [wbc-rr-funnel]=rr_funnel [wbc-fanout]=fanout)
+WBC_ROWS=""; for row in wbc-one wbc-rr wbc-rr-funnel wbc-fanout; do selected "$row" && WBC_ROWS="$WBC_ROWS $row"; done
+pkgs="-p wbc-bench"; [ -n "$WBC_ROWS$EXTRAS" ] && pkgs="$pkgs -p wbc"
+log "cargo build --release $pkgs"
+(cd "$ROOT" && cargo build --release -q $pkgs)
+WBC=$TARGET/wbc
+for row in $WBC_ROWS; do
+  log "wbc build bench/routes/${ROUTE[$row]}.wb"
+  "$WBC" build "$ROOT/bench/routes/${ROUTE[$row]}.wb" -o "$BIN/$row" > "$OUT/build-$row.log" 2>&1 \
+    || { log "wbc build failed, see $OUT/build-$row.log"; tail -20 "$OUT/build-$row.log" >&2; exit 1; }
+done
+declare -A LINES=([64]=$N [1024]=$N1K) DATA SHA BYTES
+for size in $SIZES; do
+  [ -n "${LINES[$size]:-}" ] || { log "SIZES: only 64 and 1024"; exit 1; }
+  DATA[$size]=$OUT/data/d$size-${LINES[$size]}.txt
+  [ -s "${DATA[$size]}" ] || { log "generating ${LINES[$size]} x $size bytes"; "$TARGET/gen" "${LINES[$size]}" "$size" "${DATA[$size]}"; }
+  BYTES[$size]=$(stat -c %s "${DATA[$size]}")
+  SHA[$size]=$(sha256sum < "${DATA[$size]}" | cut -c1-64)
+done
+
+# ---- 3. peer configurations ----
+cat > "$CFG/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend fe
+    bind 127.0.0.1:$L
+    default_backend be
+backend be
+    balance roundrobin
+    server s0 127.0.0.1:$B1
+    server s1 127.0.0.1:$B2
+EOF
+cat > "$CFG/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+pid $CFG/nginx.pid;
+error_log $CFG/nginx.err warn;
+events { worker_connections 1024; }
+stream {
+    upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; }
+    server { listen 127.0.0.1:$L; proxy_pass be; }
+}
+EOF
+printf 'listen type linemode 127.0.0.1:%s proto tcp;\ncluster be any_of 127.0.0.1:%s 127.0.0.1:%s;\nmatch * send to be stop;\n' \
+  $L $B1 $B2 > "$CFG/ccr-any_of.conf"
+printf 'listen type linemode 127.0.0.1:%s proto tcp;\ncluster be forward 127.0.0.1:%s;\nmatch * send to be stop;\n' \
+  $L $B1 > "$CFG/ccr-forward.conf"
+haproxy -c -f "$CFG/haproxy.cfg" > "$CFG/haproxy.check" 2>&1 || { log "haproxy config invalid"; cat "$CFG/haproxy.check" >&2; exit 1; }
+nginx -t -e "$CFG/nginx.err" -p "$CFG" -c "$CFG/nginx.conf" > "$CFG/nginx.check" 2>&1 || { log "nginx config invalid"; cat "$CFG/nginx.check" >&2; exit 1; }
+
+# rows: name|mode|command. mode: direct (sender -> sink on B1), one (-> B1), split (-> B1 + B2,
+# lines divided), fanout (-> B1 + B2, each gets every line). -s: carbon-c-relay routes no
+# statistics of its own into the sinks.
+ROWS=(
+  "limit|direct|"
+  "haproxy|split|haproxy -db -f $CFG/haproxy.cfg"
+  "nginx|split|nginx -e $CFG/nginx.err -p $CFG -c $CFG/nginx.conf"
+  "socat|one|socat TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1"
+  "ccr-forward|one|carbon-c-relay -s -q 1000000 -f $CFG/ccr-forward.conf"
+  "ccr-any_of|split|carbon-c-relay -s -q 1000000 -f $CFG/ccr-any_of.conf"
+  "wbc-one|one|$BIN/wbc-one"
+  "wbc-rr|split|$BIN/wbc-rr"
+  "wbc-rr-funnel|split|$BIN/wbc-rr-funnel"
+  "wbc-fanout|fanout|$BIN/wbc-fanout"
+)
+
+# ---- 4. one measured run ----
+SINK_PID=""; TIME_PID=""
+stop_sink() {
+  [ -n "$SINK_PID" ] || return 0
+  kill -0 "$SINK_PID" 2>/dev/null && kill "$SINK_PID" 2>/dev/null
+  wait "$SINK_PID" 2>/dev/null || true; SINK_PID=""
+}
+stop_relay() { # the relay is the only child of /usr/bin/time: TERM, 15 s, then KILL
+  [ -n "$TIME_PID" ] || return 0
+  local kids i
+  kids=$(cat "/proc/$TIME_PID/task/$TIME_PID/children" 2>/dev/null || true)
+  [ -n "$kids" ] && { kill -TERM $kids 2>/dev/null || true; }
+  for ((i = 0; i < 150; i++)); do kill -0 "$TIME_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$TIME_PID" 2>/dev/null && [ -n "$kids" ]; then
+    log "relay did not stop in 15 s: KILL"; kill -KILL $kids 2>/dev/null || true
+  fi
+  wait "$TIME_PID" 2>/dev/null || true; TIME_PID=""
+}
+EXTRA_PIDS=()
+stop_extras() { local p; for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; EXTRA_PIDS=(); }
+trap 'stop_relay; stop_sink; stop_extras' EXIT
+trap 'exit 130' INT TERM
+
+kv() { [ -f "$1" ] || return 0; tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | tail -1; }
+
+run_one() { # size name mode cmd tag
+  local size=$1 name=$2 mode=$3 cmd=$4 tag=$5 d=$RUNS/$size.$2.$5 ports=$B1 dst=$L expect p
+  local n=${LINES[$size]} opt=()
+  rm -rf "$d"; mkdir -p "$d"
+  [ "$mode" = split ] || [ "$mode" = fanout ] && ports="$B1 $B2"
+  [ "$mode" = direct ] && dst=$B1
+  expect=$n; [ "$mode" = fanout ] && expect=$((2 * n))
+  [ "$tag" = verify ] && opt=(--out "$d/recv")
+  for p in $L $ports; do busy "$p" && { log "port $p busy before $name/$tag"; return 1; }; done
+  "$TARGET/sink" --lines "$expect" --idle-ms "$IDLE_MS" --start-ms 30000 --max-ms $((MAXRUN * 1000)) \
+    "${opt[@]}" $ports > "$d/sink.txt" 2> "$d/sink.err" &
+  SINK_PID=$!
+  for p in $ports; do wait_listen "$p" || { log "sink not listening on $p"; stop_sink; return 1; }; done
+  if [ -n "$cmd" ]; then
+    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+    TIME_PID=$!
+    wait_listen $L || { log "$name: nothing listens on $L"; stop_relay; stop_sink; return 1; }
+  fi
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  timeout "$MAXRUN" "$TARGET/send" "$dst" "${DATA[$size]}" > "$d/send.txt" 2> "$d/send.err" || log "$name: sender failed"
+  local i; for ((i = 0; i < MAXRUN * 10; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.1; done
+  stop_sink; stop_relay
+  local t0 td st lines p1 p2 rss cpu wall ver=-
+  t0=$(kv "$d/send.txt" t0); td=$(kv "$d/sink.txt" t_done); st=$(kv "$d/sink.txt" status)
+  lines=$(kv "$d/sink.txt" lines); p1=$(kv "$d/sink.txt" p$B1); p2=$(kv "$d/sink.txt" p$B2)
+  rss=$(kv "$d/time.txt" rss_kb)
+  cpu=$(awk -v u="$(kv "$d/time.txt" usr)" -v s="$(kv "$d/time.txt" sys)" 'BEGIN { if (u == "") print "-"; else printf "%.2f", u + s }')
+  wall=$(awk -v a="$t0" -v b="$td" 'BEGIN { if (a == "" || b == "" || b == 0) print "NA"; else printf "%.4f", (b - a) / 1e9 }')
+  [ "$st" = complete ] || st="${st:-none}"
+  if [ "$tag" = verify ]; then ver=$(verify "$size" "$mode" "$d"); rm -f "$d"/recv.*; fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$name" "$tag" "$mode" "$st" \
+    "${lines:-0}" "$wall" "${p1:--}" "${p2:--}" "${rss:--}" "$cpu" "$load" "$ver" >> "$RES"
+  log "  $size/$name/$tag: $st lines=${lines:-0} wall=${wall}s sinks=${p1:--}/${p2:--} rss_kb=${rss:--} cpu=$cpu $ver"
+}
+
+verify() { # size mode dir -> prints the verdict
+  local want=${SHA[$1]} f1=$3/recv.$B1 f2=$3/recv.$B2 got a b
+  case $2 in
+    direct | one)
+      got=$(sha256sum < "$f1" | cut -c1-64)
+      [ "$got" = "$want" ] && echo "sha256=OK" || echo "sha256=MISMATCH" ;;
+    split) # shares arrive in input order, so merging the sorted shares rebuilds the input
+      if LC_ALL=C sort -c "$f1" 2>/dev/null && LC_ALL=C sort -c "$f2" 2>/dev/null; then
+        got=$(LC_ALL=C sort -m "$f1" "$f2" | sha256sum | cut -c1-64)
+      else got=$(LC_ALL=C sort -S 25% "$f1" "$f2" | sha256sum | cut -c1-64); fi
+      [ "$got" = "$want" ] && echo "sorted-sha256=OK" || echo "sorted-sha256=MISMATCH" ;;
+    fanout)
+      a=$(sha256sum < "$f1" | cut -c1-64); b=$(sha256sum < "$f2" | cut -c1-64)
+      [ "$a" = "$want" ] && [ "$b" = "$want" ] && echo "sha256-each=OK" || echo "sha256-each=MISMATCH" ;;
+  esac
+}
+
+# ---- 5. machine, versions ----
+{
+  echo "date: $(date -u '+%F %T UTC'); host: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); kernel $(uname -r)"
+  echo "load average at start: $(loadavg) (the machine is shared; figures move with it)"
+  for size in $SIZES; do echo "data: ${LINES[$size]} lines x $size bytes = ${BYTES[$size]} bytes, sha256 ${SHA[$size]}"; done
+  echo "peers: $(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3); $(socat -V | grep -m1 'socat version' | cut -d' ' -f2-3); carbon-c-relay $(dpkg-query -W -f='${Version}' carbon-c-relay)"
+  if [ -x "$WBC" ]; then echo "wbc: $("$WBC" --version 2>&1 | head -1)"; fi
+  echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); reps $REPS, median shown"
+} | tee "$OUT/machine.txt"
+
+# ---- 6. throughput: repetitions interleaved over rows (spreads the background noise) ----
+printf 'size\trow\ttag\tmode\tstatus\tlines\twall_s\tp%s\tp%s\trss_kb\tcpu_s\tload1\tverify\n' $B1 $B2 > "$RES"
+for size in $SIZES; do
+  for ((rep = 1; rep <= REPS; rep++)); do
+    for spec in "${ROWS[@]}"; do
+      IFS='|' read -r name mode cmd <<< "$spec"; selected "$name" || continue
+      log "$size B, rep $rep/$REPS: $name"
+      run_one "$size" "$name" "$mode" "$cmd" "r$rep" || log "$name r$rep: setup failed"
+    done
+  done
+  if [ "$VERIFY" = 1 ]; then
+    for spec in "${ROWS[@]}"; do
+      IFS='|' read -r name mode cmd <<< "$spec"; selected "$name" || continue
+      log "$size B, verify: $name"
+      run_one "$size" "$name" "$mode" "$cmd" verify || log "$name verify: setup failed"
+    done
+  fi
+done
+
+# ---- 7. the table: median wall over the reps; rates and ratios from the median ----
+table() {
+  awk -F'\t' -v B1="$B1" -v B2="$B2" -v sizes="$SIZES" -v nl="${LINES[64]} ${LINES[1024]}" \
+      -v bytes="${BYTES[64]:-0} ${BYTES[1024]:-0}" '
+  function med(key, n,   i, j, t, a) {
+    for (i = 1; i <= n; i++) a[i] = val[key, i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return a[int((n + 1) / 2)] }
+  function cmed(key, n,   i, j, t, a) {
+    for (i = 1; i <= n; i++) a[i] = cpu[key, i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return a[int((n + 1) / 2)] }
+  function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%.2f", b / a) : "-" }
+  BEGIN { split(nl, NL, " "); split(bytes, BY, " "); NLS[64] = NL[1]; NLS[1024] = NL[2]; BYS[64] = BY[1]; BYS[1024] = BY[2] }
+  NR == 1 { next }
+  $3 == "verify" { ver[$1, $2] = $13 " " $8 "/" $9; next }
+  !(($1, $2) in cnt) { order[$1, ++k[$1]] = $2 }
+  { c = ++cnt[$1, $2]; val[$1, $2, c] = ($7 == "NA" ? 1e9 : $7); cpu[$1, $2, c] = $11
+    if ($5 != "complete") bad[$1, $2] = 1
+    share[$1, $2] = $8 "/" $9; if ($10 != "-" && $10 + 0 > rss[$1, $2]) rss[$1, $2] = $10 + 0
+    ld[$1, $2] = (ld[$1, $2] == "" ? "" : ld[$1, $2] ",") $12 }
+  END {
+    ns = split(sizes, S, " ")
+    for (s = 1; s <= ns; s++) { z = S[s]; if (!k[z]) continue
+      printf "\n%s-byte lines: %d lines, %.1f MiB per run (median of %d runs)\n", z, NLS[z], BYS[z] / 1048576, cnt[z, "limit"]
+      printf "%-14s %8s %8s %8s %7s %6s %6s %6s %7s  %-17s %s\n", "row", "wall_s", "MiB/s", "Mlines/s", \
+        "x_limit", "x_hap", "x_ccr", "cpu_s", "rss_MiB", "lines per sink", "correctness (verify run: lines per sink)"
+      lim = med(z SUBSEP "limit", cnt[z, "limit"]); hap = (cnt[z, "haproxy"] ? med(z SUBSEP "haproxy", cnt[z, "haproxy"]) : 0)
+      ccr = (cnt[z, "ccr-any_of"] ? med(z SUBSEP "ccr-any_of", cnt[z, "ccr-any_of"]) : 0)
+      for (i = 1; i <= k[z]; i++) { r = order[z, i]; n = cnt[z, r]; w = med(z SUBSEP r, n)
+        printf "%-14s %8.3f %8.1f %8.2f %7s %6s %6s %6s %7s  %-17s %s\n", r (bad[z, r] ? "*" : ""), w, \
+          BYS[z] / 1048576 / w, NLS[z] / 1e6 / w, ratio(w, lim), ratio(w, hap), ratio(w, ccr), cmed(z SUBSEP r, n), \
+          ((z, r) in rss ? sprintf("%.1f", rss[z, r] / 1024) : "-"), share[z, r], ((z, r) in ver ? ver[z, r] : "-") }
+      printf "load1 per run: "; for (i = 1; i <= k[z]; i++) { r = order[z, i]; printf "%s=%s ", r, ld[z, r] }; printf "\n"
+    } }' "$RES"
+  echo "(x_limit, x_hap, x_ccr: lines/s of the row divided by those of limit, haproxy and ccr-any_of in the same run;"
+  echo " * = some run did not deliver every line (wall = time to its last byte); lines per sink: last run;"
+  echo " rss_MiB: peak over the runs; MiB/s and lines/s count input bytes/lines (fanout writes twice as much);"
+  echo " haproxy and nginx balance connections, so one client's data all goes to one sink)"
+}
+table | tee "$OUT/table.txt"
+
+# ---- 8. extras: latency at half load, RSS with 10,000 idle connections, warm wbc build ----
+: > "$EXTRA"
+extra() { echo "$*" | tee -a "$EXTRA"; }
+max_rate() { # row -> median 64-byte lines/s of that row in this run (empty if not run)
+  awk -F'\t' -v r="$1" '$1 == 64 && $2 == r && $3 ~ /^r/ && $5 == "complete" { print $7 }' "$RES" | sort -g \
+    | awk -v n="${LINES[64]}" '{ w[++c] = $1 } END { if (c) printf "%d", n / w[int((c + 1) / 2)] }'
+}
+latency_row() { # row cmd rate
+  local row=$1 cmd=$2 rate=$3 d=$RUNS/latency.$1 i
+  rm -rf "$d"; mkdir -p "$d"
+  for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before latency/$row"; return 1; }; done
+  timeout 60 "$TARGET/latency" --to $L --rate "$rate" --seconds 3 --warmup-s 0.5 --wait-ms 10000 $B1 $B2 \
+    > "$d/latency.txt" 2> "$d/latency.err" &
+  local lat_pid=$!; EXTRA_PIDS=("$lat_pid")
+  wait_listen $B1 && wait_listen $B2 || { log "latency sink not listening"; stop_extras; return 1; }
+  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+  TIME_PID=$!
+  wait "$lat_pid" 2>/dev/null || true; EXTRA_PIDS=()
+  stop_relay
+  extra "latency $row at $rate lines/s (64 B, 3 s, first 0.5 s left out): $(cat "$d/latency.txt")"
+}
+if [[ " $EXTRAS " == *" latency "* ]]; then
+  for row in wbc-one wbc-rr; do
+    [ -x "$BIN/$row" ] || continue
+    rate=$(max_rate "$row"); [ -n "$rate" ] || rate=$((2 * ${LAT_RATE:-1000000}))
+    latency_row "$row" "$BIN/$row" $((rate / 2)) || true
+  done
+  rr_rate=$(max_rate wbc-rr 2>/dev/null || true); [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
+  latency_row haproxy "haproxy -db -f $CFG/haproxy.cfg" $((rr_rate / 2)) || true
+fi
+idle_row() { # row cmd
+  local row=$1 cmd=$2 d=$RUNS/idle.$1 pid i before after hwm
+  rm -rf "$d"; mkdir -p "$d"
+  for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before idle/$row"; return 1; }; done
+  "$TARGET/sink" --idle-ms 60000 --start-ms 60000 --max-ms 90000 $B1 $B2 > "$d/sink.txt" 2>&1 &
+  SINK_PID=$!; wait_listen $B1 || true; wait_listen $B2 || true
+  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+  TIME_PID=$!; wait_listen $L || { log "idle/$row: nothing listens"; stop_relay; stop_sink; return 1; }
+  sleep 0.5
+  pid=$(cat "/proc/$TIME_PID/task/$TIME_PID/children" 2>/dev/null | cut -d' ' -f1)
+  before=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
+  timeout 90 "$TARGET/idle" --to $L --count 10000 --hold-ms 4000 > "$d/idle.txt" 2>&1 &
+  EXTRA_PIDS=($!)
+  for ((i = 0; i < 600; i++)); do grep -q opened= "$d/idle.txt" 2>/dev/null && break; sleep 0.1; done
+  sleep 1.5 # let the relay accept and set up the last connections
+  after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+  stop_extras; stop_relay; stop_sink
+  extra "idle $row: $(cat "$d/idle.txt"); relay RSS before ${before} KiB, with the connections open ${after} KiB (peak ${hwm} KiB): $(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f KiB per connection", (a - b) / 10000 }')"
+}
+if [[ " $EXTRAS " == *" idle "* ]]; then
+  [ -x "$BIN/wbc-one" ] && { idle_row wbc-one "$BIN/wbc-one" || true; }
+fi
+if [[ " $EXTRAS " == *" build "* ]]; then
+  times=()
+  for i in 1 2 3; do # a changed routing file each time: another output port, so main.rs changes
+    sed "s/port: 32000/port: $((32100 + i + RANDOM % 800))/" "$ROOT/bench/routes/one.wb" > "$OUT/changed.wb"
+    s=$(date +%s.%N)
+    "$WBC" build "$OUT/changed.wb" -o "$BIN/changed" > "$OUT/build-changed.log" 2>&1 || { log "changed build failed"; break; }
+    times+=("$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')")
+  done
+  extra "warm wbc build of a changed routing file (3 changes, s): ${times[*]:-failed}; target under 10 s"
+fi
+log "load average at the end: $(loadavg)"; echo "load average at the end: $(loadavg)" >> "$OUT/machine.txt"
+echo "results: $RES, tables: $OUT/table.txt $EXTRA, per-run logs: $RUNS"
