@@ -254,8 +254,17 @@ fn scenario3_failed_queue_counts_rerouted_events_in_carbon() {
     let proxy = Proxy::start(&bin, &[], in_port);
 
     let sender = harness::send_lines_in_background(in_port, LINES as usize, WIDTH);
-    // output_2's backend reads nothing: once output_1 has its share, the flow
-    // stops with events waiting at output_2.
+    // output_2's backend reads nothing. Strict rotation gives output_2 as
+    // many events as output_1: once output_1 has 3,000 (1.5 MB for output_2,
+    // more than the socket buffers hold) output_2 is sure to hold events it
+    // could not write; then wait for the flow to settle.
+    let share = wait_until(Duration::from_secs(30), || sink1.lines() >= 3000);
+    assert!(
+        share,
+        "output_1 got only {} lines:\n{}",
+        sink1.lines(),
+        proxy.log()
+    );
     let before = harness::wait_stable(Duration::from_millis(700), Duration::from_secs(30), || {
         sink1.lines()
     });

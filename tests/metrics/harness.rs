@@ -22,10 +22,16 @@ pub fn work_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// The generated crates and their shared cargo target directory live here,
-/// under the target dir, so tokio and the runtime compile once per checkout.
+/// The generated crates and their shared cargo target directory: the same
+/// `target/wbc-test-cache` as the other end-to-end tests, so tokio, hyper and
+/// the runtime compile once per checkout.
 fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wbc-cache")
+    // target/<profile>/wbc -> target/
+    Path::new(env!("CARGO_BIN_EXE_wbc"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("wbc lives in target/<profile>/")
+        .join("wbc-test-cache")
 }
 
 pub fn repo_root() -> PathBuf {
@@ -59,6 +65,9 @@ pub fn wbc_build(wb: &Path, out: &Path) {
         .arg("-o")
         .arg(out)
         .env("WBC_CACHE_DIR", cache_dir())
+        // The lock file copied into the generated crate makes the network
+        // unnecessary; a build that needs it is a bug.
+        .env("CARGO_NET_OFFLINE", "true")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone log"))
         .stderr(log)
