@@ -36,12 +36,11 @@ fn now_secs() -> u32 {
         .unwrap_or(0)
 }
 
-/// A seed example with its ports replaced: each `(from, to)` replaces the
-/// text `from` (e.g. `port: 10000`), which must occur exactly once.
-fn seed(example: &str, replace: &[(&str, String)]) -> String {
-    let path = e2e::workspace().join("examples").join(example);
-    let mut src =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+/// A seed example with its ports replaced (`(old, new)`, see
+/// `e2e::example_with_ports`) and then each text `from` (which must occur
+/// exactly once) replaced by `to`.
+fn seed(example: &str, ports: &[(u16, u16)], replace: &[(&str, &str)]) -> String {
+    let mut src = e2e::example_with_ports(example, ports);
     for (from, to) in replace {
         assert_eq!(
             src.matches(from).count(),
@@ -51,6 +50,15 @@ fn seed(example: &str, replace: &[(&str, String)]) -> String {
         src = src.replace(from, to);
     }
     src
+}
+
+/// Seed scenario I listening on `in_port` and forwarding to `sink_port`.
+fn scenario1(in_port: u16, sink_port: u16) -> String {
+    seed(
+        "scenario1_one_to_one.wb",
+        &[(10000, in_port), (20000, sink_port)],
+        &[],
+    )
 }
 
 fn send_hello(port: u16, count: usize) {
@@ -115,13 +123,7 @@ fn scenario1_counters_land_in_carbon() {
     let sink = Sink::listen(free_port());
     let in_port = free_port();
     let prefix = format!("wbctest_s1_{}", std::process::id());
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
+    let mut src = scenario1(in_port, sink.port);
     src.push_str(&graphite_block(&prefix, carbon.port, "250ms"));
     let bin = e2e::build(&dir, &src);
     let proxy = Proxy::start(&bin, in_port);
@@ -179,11 +181,8 @@ fn scenario2_roundrobin_counters_land_in_carbon() {
     let prefix = format!("wbctest_s2_{}", std::process::id());
     let mut src = seed(
         "scenario2_roundrobin.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink1.port)),
-            ("port: 20001", format!("port: {}", sink2.port)),
-        ],
+        &[(10000, in_port), (20000, sink1.port), (20001, sink2.port)],
+        &[],
     );
     src.push_str(&graphite_block(&prefix, carbon.port, "250ms"));
     let bin = e2e::build(&dir, &src);
@@ -238,12 +237,14 @@ fn scenario3_failed_queue_counts_rerouted_events_in_carbon() {
     let src = seed(
         "scenario3_failover_metrics.wb",
         &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink1.port)),
-            ("port: 20001", format!("port: {}", sink2.port)),
-            ("port: 2003", format!("port: {}", carbon.port)),
-            ("prefix: \"wishbone\"", format!("prefix: \"{prefix}\"")),
-            ("interval: 1s", "interval: 250ms".to_string()),
+            (10000, in_port),
+            (20000, sink1.port),
+            (20001, sink2.port),
+            (2003, carbon.port),
+        ],
+        &[
+            ("prefix: \"wishbone\"", &format!("prefix: \"{prefix}\"")),
+            ("interval: 1s", "interval: 250ms"),
         ],
     );
     let bin = e2e::build(&dir, &src);
@@ -360,13 +361,7 @@ fn prometheus_endpoint_serves_scenario1_counters() {
     let sink = Sink::listen(free_port());
     let in_port = free_port();
     let prom_port = free_port();
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
+    let mut src = scenario1(in_port, sink.port);
     src.push_str(&format!(
         "prom = metrics.prometheus(host: \"127.0.0.1\", port: {prom_port})\n"
     ));
@@ -448,13 +443,7 @@ fn carbon_down_never_blocks_the_event_path() {
     let in_port = free_port();
     let prom_port = free_port();
     let carbon_port = free_port();
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
+    let mut src = scenario1(in_port, sink.port);
     // A short interval fills graphite's outbox quickly.
     src.push_str(&graphite_block("wbctest_down", carbon_port, "10ms"));
     src.push_str(&format!("prom = metrics.prometheus(port: {prom_port})\n"));
