@@ -89,7 +89,7 @@ where
             }
         };
         let report = proxy.run(first, second).await;
-        if report.drained {
+        if report.success() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

@@ -28,20 +28,22 @@
 //!
 //! # Running a hand-wired proxy as a separate process
 //!
-//! RSS and SIGTERM tests need a real process. The pattern: the test binary
-//! re-executes itself (`std::env::current_exe()`) with
-//! `--exact <child_test_name> --nocapture --ignored` (or any filter that
-//! selects one `#[test]`), an environment variable that the child test checks
-//! (it returns at once when the variable is absent), and the proxy's flags
-//! after it in another environment variable. The child test calls
-//! [`crate::launch_with_args`] with those flags and ends with
-//! `std::process::exit(code)`. `runtime/tests/shutdown_process.rs` does this.
+//! RSS and SIGTERM tests need a real process. The pattern used by
+//! `runtime/tests/stdio_process.rs` and `runtime/tests/scenarios/`: the test
+//! target is declared with `harness = false` in `runtime/Cargo.toml`, so its
+//! `main` is ours. When an environment variable names a graph, `main` *is* a
+//! proxy: it wires that graph by hand inside [`crate::launch_with_args`]
+//! (taking the proxy's flags from another variable or its own arguments) and
+//! returns the exit code; otherwise `main` runs the tests, which re-execute
+//! `std::env::current_exe()` with the variable set. A libtest harness would
+//! print its own lines on stdout, which a `stdout` proxy cannot share.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::task::{Id, JoinSet};
 
 use crate::context::Context;
 use crate::metrics::{Counters, QueueEntry, QueueStats};
@@ -176,9 +178,16 @@ pub struct Report {
     pub undelivered: u64,
     /// Every queue's final counters, in creation order.
     pub queues: Vec<QueueReport>,
+    /// Modules whose task panicked (a bug); the proxy then drains and ends.
+    pub failed_modules: Vec<&'static str>,
 }
 
 impl Report {
+    /// Whether the process should exit 0: drained and no module failed.
+    pub fn success(&self) -> bool {
+        self.drained && self.failed_modules.is_empty()
+    }
+
     /// The counters of the queue `from_module.from_queue -> ...`.
     pub fn queue_from(&self, from_module: &str, from_queue: &str) -> Option<Counters> {
         self.queues
@@ -204,7 +213,9 @@ const FINISH_GRACE: Duration = Duration::from_secs(2);
 pub struct Proxy {
     ctx: Arc<Context>,
     options: ProxyOptions,
-    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    tasks: JoinSet<()>,
+    names: HashMap<Id, &'static str>,
+    failed_modules: Vec<&'static str>,
 }
 
 impl Proxy {
@@ -212,7 +223,9 @@ impl Proxy {
         Proxy {
             ctx: Context::new(),
             options,
-            tasks: Vec::new(),
+            tasks: JoinSet::new(),
+            names: HashMap::new(),
+            failed_modules: Vec::new(),
         }
     }
 
@@ -248,7 +261,8 @@ impl Proxy {
     pub fn spawn<M: Module>(&mut self, mut module: M) {
         module.attach(&self.ctx);
         let name = module.name();
-        self.tasks.push((name, tokio::spawn(module.run())));
+        let handle = self.tasks.spawn(module.run());
+        self.names.insert(handle.id(), name);
     }
 
     /// Runs until `stop` completes (or every finite source has ended), then
@@ -258,17 +272,21 @@ impl Proxy {
     }
 
     /// Like [`Proxy::run_until`], and `force` (e.g. a second signal) ends the
-    /// drain at once.
+    /// drain at once. When the drain began because every finite source ended,
+    /// `stop` completing also ends it at once.
     pub async fn run<F: Future, G: Future>(mut self, stop: F, force: G) -> Report {
         let ctx = self.ctx.clone();
+        tokio::pin!(stop);
         tokio::pin!(force);
-        let stopped_by_force = tokio::select! {
-            _ = stop => { tracing::info!("stop requested, draining"); false }
+        let mut stop_requested = false;
+        let forced = tokio::select! {
+            _ = &mut stop => { stop_requested = true; tracing::info!("stop requested, draining"); false }
             _ = shutdown::finite_sources_ended(&ctx) => { tracing::info!("all input ended, draining"); false }
+            _ = self.module_failure() => { tracing::error!("a module failed, draining"); false }
             _ = &mut force => true,
         };
         ctx.begin_stopping();
-        let drained = !stopped_by_force
+        let drained = !forced
             && tokio::select! {
                 _ = shutdown::drain_complete(&ctx) => true,
                 _ = tokio::time::sleep(self.options.drain_timeout) => {
@@ -276,6 +294,12 @@ impl Proxy {
                     false
                 }
                 _ = &mut force => { tracing::warn!("second stop request, exiting at once"); false }
+                // Draining because input ended: a stop request now means "no
+                // more waiting".
+                _ = &mut stop, if !stop_requested => {
+                    tracing::warn!("stop requested while draining, exiting at once");
+                    false
+                }
             };
         let undelivered = ctx.in_flight().max(0) as u64;
         ctx.begin_finishing();
@@ -284,11 +308,41 @@ impl Proxy {
             drained,
             undelivered,
             queues: self.final_counters(),
+            failed_modules: std::mem::take(&mut self.failed_modules),
         };
         log_report(&report);
         report
     }
 
+    /// Completes when a module's task panics; modules that simply end (stdin
+    /// at end of input) are fine. Never completes once no task is left.
+    async fn module_failure(&mut self) {
+        loop {
+            match self.tasks.join_next_with_id().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    if self.record_failure(e) {
+                        return;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// Logs a task that ended abnormally; true if it panicked.
+    fn record_failure(&mut self, e: tokio::task::JoinError) -> bool {
+        let name = self.names.get(&e.id()).copied().unwrap_or("?");
+        if !e.is_panic() {
+            return false;
+        }
+        tracing::error!("module `{name}` failed: its task panicked");
+        self.failed_modules.push(name);
+        true
+    }
+
+    /// Gives modules a grace period to flush and return (none when the
+    /// drain failed), then stops the rest.
     async fn finish(&mut self, drained: bool) {
         let grace = if drained {
             FINISH_GRACE
@@ -296,18 +350,19 @@ impl Proxy {
             Duration::ZERO
         };
         let deadline = tokio::time::Instant::now() + grace;
-        for (name, mut task) in std::mem::take(&mut self.tasks) {
-            match tokio::time::timeout_at(deadline, &mut task).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if e.is_panic() => tracing::error!("module `{name}` panicked"),
-                Ok(Err(_)) => {}
-                Err(_) => {
-                    if drained {
-                        tracing::debug!("module `{name}` did not finish in time, stopping it");
-                    }
-                    task.abort();
-                }
+        while let Ok(Some(joined)) =
+            tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await
+        {
+            if let Err(e) = joined {
+                self.record_failure(e);
             }
+        }
+        if !self.tasks.is_empty() {
+            tracing::debug!(
+                "{} modules did not finish in time, stopping them",
+                self.tasks.len()
+            );
+            self.tasks.abort_all();
         }
     }
 
@@ -324,14 +379,6 @@ impl Proxy {
                 counters: q.stats.snapshot(),
             })
             .collect()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        for (_, task) in &self.tasks {
-            task.abort();
-        }
     }
 }
 

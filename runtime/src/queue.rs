@@ -38,8 +38,12 @@
 //! [`Receiver::lock`]: the queue is *down*. Senders see it with
 //! [`Sender::is_up`]:
 //!
-//! * [`Sender::send`] waits until the queue is up again and has room (a plain
-//!   producer whose only target is down must not lose events);
+//! * [`Sender::send`] waits only for room. A down queue still takes events
+//!   (it stays bounded) and its receiver decides their fate: a tcp.out with a
+//!   `failed` queue moves them there, so `fanout(a, b)` or a plain
+//!   `tcp.in -> tcp.out` keeps flowing into a dead-letter route while the
+//!   backend is away; one without `failed` keeps them, the queue fills, and
+//!   the producer waits (backpressure, nothing lost);
 //! * [`Sender::send_unless_down`] waits for room but returns
 //!   [`SendError::Down`] as soon as the queue is down (roundrobin redirects the
 //!   batch to another member);
@@ -67,7 +71,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -220,330 +224,38 @@ impl Shared {
     }
 }
 
-/// The producing end of a queue.
-pub struct Sender {
-    shared: Arc<Shared>,
+/// What both ends of a queue can tell about it.
+macro_rules! queue_end_accessors {
+    () => {
+        /// Events queued now.
+        pub fn len(&self) -> usize {
+            self.shared.state().len
+        }
+
+        /// Whether nothing is queued now.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The queue's capacity in events.
+        pub fn capacity(&self) -> usize {
+            self.shared.capacity
+        }
+
+        /// The queue's counters.
+        pub fn stats(&self) -> &Arc<QueueStats> {
+            &self.shared.stats
+        }
+
+        /// The proxy this queue belongs to (in-flight count, shutdown, metrics).
+        pub fn context(&self) -> &Arc<Context> {
+            &self.shared.ctx
+        }
+    };
 }
 
-impl Clone for Sender {
-    fn clone(&self) -> Self {
-        self.shared.state().senders += 1;
-        Sender {
-            shared: self.shared.clone(),
-        }
-    }
-}
+mod receiver;
+mod sender;
 
-impl Drop for Sender {
-    fn drop(&mut self) {
-        let mut st = self.shared.state();
-        st.senders -= 1;
-        if st.senders == 0 {
-            st.wakeup.notify_one();
-        }
-    }
-}
-
-impl Sender {
-    /// Whether the receiver accepts events (it has not locked the queue).
-    pub fn is_up(&self) -> bool {
-        self.shared.up.load(Ordering::Acquire)
-    }
-
-    /// Events queued now.
-    pub fn len(&self) -> usize {
-        self.shared.state().len
-    }
-
-    /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The queue's capacity in events.
-    pub fn capacity(&self) -> usize {
-        self.shared.capacity
-    }
-
-    /// The queue's counters.
-    pub fn stats(&self) -> &Arc<QueueStats> {
-        &self.shared.stats
-    }
-
-    /// The proxy this queue belongs to (in-flight count, shutdown, metrics).
-    pub fn context(&self) -> &Arc<Context> {
-        &self.shared.ctx
-    }
-
-    /// An empty vector from this queue's pool, to fill and send.
-    pub fn fresh_batch(&self) -> Batch {
-        self.shared.state().fresh()
-    }
-
-    /// Counts events that the producer dropped before they entered this
-    /// queue (tcp.in: an over-long line), in this queue's `dropped` counter.
-    pub fn count_dropped(&self, n: u64) {
-        self.shared.stats.add_dropped(n);
-    }
-
-    /// Asks to be told (`notify_one`) whenever this queue is unlocked or its
-    /// receiver goes away. Roundrobin registers one `Notify` with every member
-    /// and sleeps on it when all members are down.
-    pub fn watch(&self, notify: Arc<Notify>) {
-        self.shared.state().watchers.push(notify);
-    }
-
-    /// Moves the batch into the queue if it is up and has room; never waits.
-    /// On error the events stay in `batch`.
-    pub fn try_send(&self, batch: &mut Batch) -> Result<(), SendError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut st = self.shared.state();
-        if !st.receiver_alive {
-            return Err(SendError::Closed);
-        }
-        if st.locked {
-            return Err(SendError::Down);
-        }
-        if !st.fits(batch.len(), self.shared.capacity) {
-            return Err(SendError::Full);
-        }
-        self.push(&mut st, batch);
-        Ok(())
-    }
-
-    /// Moves the batch into the queue, waiting while the queue is full or
-    /// down. Only fails with [`SendError::Closed`]. Cancel-safe.
-    pub async fn send(&self, batch: &mut Batch) -> Result<(), SendError> {
-        self.send_waiting(batch, false).await
-    }
-
-    /// Like [`Sender::send`] but returns [`SendError::Down`] as soon as the
-    /// queue is down (also while waiting for room). Cancel-safe.
-    pub async fn send_unless_down(&self, batch: &mut Batch) -> Result<(), SendError> {
-        self.send_waiting(batch, true).await
-    }
-
-    /// A source's send: enters the events into the proxy's in-flight count,
-    /// then sends like [`Sender::send`]. Use it for events that did not come
-    /// from another queue (read from a socket or stdin, made by metrics).
-    pub async fn emit(&self, batch: &mut Batch) -> Result<(), SendError> {
-        let n = batch.len() as u64;
-        self.shared.ctx.in_flight_add(n);
-        let result = self.send(batch).await;
-        if result.is_err() {
-            self.shared.ctx.in_flight_sub(n);
-        }
-        result
-    }
-
-    /// [`Sender::try_send`] for a source (see [`Sender::emit`]).
-    pub fn try_emit(&self, batch: &mut Batch) -> Result<(), SendError> {
-        let n = batch.len() as u64;
-        self.shared.ctx.in_flight_add(n);
-        let result = self.try_send(batch);
-        if result.is_err() {
-            self.shared.ctx.in_flight_sub(n);
-        }
-        result
-    }
-
-    async fn send_waiting(&self, batch: &mut Batch, fail_when_down: bool) -> Result<(), SendError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        loop {
-            let notified = self.shared.room.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so a wake-up between the check and
-            // the await is not lost.
-            notified.as_mut().enable();
-            {
-                let mut st = self.shared.state();
-                if !st.receiver_alive {
-                    return Err(SendError::Closed);
-                }
-                if st.locked && fail_when_down {
-                    return Err(SendError::Down);
-                }
-                if !st.locked && st.fits(batch.len(), self.shared.capacity) {
-                    self.push(&mut st, batch);
-                    return Ok(());
-                }
-                st.senders_waiting = true;
-            }
-            notified.await;
-        }
-    }
-
-    fn push(&self, st: &mut State, batch: &mut Batch) {
-        let n = batch.len();
-        let replacement = st.fresh();
-        let full = std::mem::replace(batch, replacement);
-        // Counted under the lock before the receiver can see the batch, so
-        // `out` never overtakes `in`.
-        self.shared.stats.add_in(n as u64);
-        st.len += n;
-        st.batches.push_back(full);
-        if st.receiver_waiting {
-            st.receiver_waiting = false;
-            st.wakeup.notify_one();
-        }
-    }
-}
-
-/// The consuming end of a queue (a module's `inbox`, or one funnel input).
-pub struct Receiver {
-    shared: Arc<Shared>,
-    wakeup: Arc<Notify>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let watchers = {
-            let mut st = self.shared.state();
-            st.receiver_alive = false;
-            st.watchers.clone()
-        };
-        self.shared.up.store(false, Ordering::Release);
-        self.shared.room.notify_waiters();
-        for w in watchers {
-            w.notify_one();
-        }
-    }
-}
-
-impl Receiver {
-    /// Waits for the next batch and moves it into `batch` (appends if `batch`
-    /// is not empty). Returns `false` when nothing will come any more: every
-    /// sender is gone, or the proxy has drained and is finishing (see
-    /// [`crate::shutdown`]). Works whether or not the queue is locked.
-    /// Cancel-safe.
-    pub async fn recv(&mut self, batch: &mut Batch) -> bool {
-        loop {
-            match self.try_recv(batch) {
-                TryRecv::Batch => return true,
-                TryRecv::Closed => return false,
-                TryRecv::Empty => {}
-            }
-            let ctx = self.shared.ctx.clone();
-            tokio::select! {
-                _ = self.wakeup.notified() => {}
-                _ = ctx.finishing() => {}
-            }
-        }
-    }
-
-    /// Takes the next batch if there is one; never waits. `Empty` arms the
-    /// wake-up, so a caller may then sleep on its [`Notify`] (see
-    /// [`Receiver::share_wakeup`]).
-    pub fn try_recv(&mut self, batch: &mut Batch) -> TryRecv {
-        let freed_room = {
-            let mut st = self.shared.state();
-            let Some(mut next) = st.batches.pop_front() else {
-                if st.senders == 0 || self.shared.ctx.is_finishing() {
-                    return TryRecv::Closed;
-                }
-                st.receiver_waiting = true;
-                return TryRecv::Empty;
-            };
-            st.len -= next.len();
-            self.shared.stats.add_out(next.len() as u64);
-            if batch.is_empty() {
-                std::mem::swap(batch, &mut next);
-            } else {
-                batch.append(&mut next);
-            }
-            st.recycle(next);
-            std::mem::take(&mut st.senders_waiting)
-        };
-        if freed_room {
-            self.shared.room.notify_waiters();
-        }
-        TryRecv::Batch
-    }
-
-    /// Marks the queue down: senders stop putting events in (see the module
-    /// docs for what each kind of send does). Idempotent.
-    pub fn lock(&self) {
-        self.shared.state().locked = true;
-        self.shared.up.store(false, Ordering::Release);
-        // Senders blocked on a full queue in `send_unless_down` must learn
-        // that it is down now.
-        self.shared.room.notify_waiters();
-    }
-
-    /// Marks the queue up again and wakes every waiting sender and watcher.
-    pub fn unlock(&self) {
-        let watchers = {
-            let mut st = self.shared.state();
-            st.locked = false;
-            st.senders_waiting = false;
-            st.watchers.clone()
-        };
-        self.shared.up.store(true, Ordering::Release);
-        self.shared.room.notify_waiters();
-        for w in watchers {
-            w.notify_one();
-        }
-    }
-
-    /// Whether [`Receiver::lock`] is in effect.
-    pub fn is_locked(&self) -> bool {
-        !self.shared.up.load(Ordering::Acquire)
-    }
-
-    /// Replaces this receiver's wake-up with a shared one, so one task can
-    /// sleep until any of several queues has data (funnel). Any send into
-    /// this queue after a [`Receiver::try_recv`] that returned `Empty` will
-    /// `notify_one` it.
-    pub fn share_wakeup(&mut self, notify: Arc<Notify>) {
-        self.shared.state().wakeup = notify.clone();
-        self.wakeup = notify;
-    }
-
-    /// Events queued now.
-    pub fn len(&self) -> usize {
-        self.shared.state().len
-    }
-
-    /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The queue's capacity in events.
-    pub fn capacity(&self) -> usize {
-        self.shared.capacity
-    }
-
-    /// The queue's counters.
-    pub fn stats(&self) -> &Arc<QueueStats> {
-        &self.shared.stats
-    }
-
-    /// The proxy this queue belongs to.
-    pub fn context(&self) -> &Arc<Context> {
-        &self.shared.ctx
-    }
-
-    /// Gives an emptied vector back to the pool (when it was not reused by
-    /// another `recv`).
-    pub fn recycle(&self, batch: Batch) {
-        self.shared.state().recycle(batch);
-    }
-
-    /// A sink finished with `n` events (written, or deliberately discarded
-    /// like `null` does): they leave the proxy's in-flight count.
-    pub fn delivered(&self, n: u64) {
-        self.shared.ctx.in_flight_sub(n);
-    }
-
-    /// A sink gave up on `n` events (no `failed` queue to take them): counted
-    /// in this queue's `dropped` counter and retired from the in-flight count.
-    pub fn discard(&self, n: u64) {
-        self.shared.stats.add_dropped(n);
-        self.shared.ctx.in_flight_sub(n);
-    }
-}
+pub use receiver::Receiver;
+pub use sender::Sender;

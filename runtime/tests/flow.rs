@@ -228,6 +228,34 @@ async fn fanout_gives_every_output_every_event_without_copying() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_keeps_flowing_into_the_failed_route_of_a_down_output() {
+    // fanout(primary, mirror); primary is down and hands everything to its
+    // failed queue (a dead-letter sink): mirror must not be held back.
+    let mut proxy = Proxy::new(ProxyOptions {
+        queue_capacity: 64,
+        ..ProxyOptions::default()
+    });
+    let (in_tx, in_rx) = proxy.queue("input", "outbox", "fan", "inbox");
+    let (p_tx, p_rx) = proxy.queue("fan", "a", "primary", "inbox");
+    let (m_tx, m_rx) = proxy.queue("fan", "b", "mirror", "inbox");
+    let (f_tx, f_rx) = proxy.queue("primary", "failed", "dead", "inbox");
+    proxy.spawn(Fanout::<2>::new(FanoutConfig { name: "fan" }, in_rx, [p_tx, m_tx]).unwrap());
+    down_output(p_rx, f_tx);
+    let input = lines("e", 5_000);
+    produce(in_tx, input.clone(), 50);
+    let (mirror, _) = collect(m_rx);
+    let (dead, _) = collect(f_rx);
+
+    let report = run_to_end(proxy).await;
+
+    assert!(report.drained, "{report:?}");
+    assert_eq!(taken(&mirror), input);
+    let dead = taken(&dead);
+    assert_eq!(dead.len(), input.len());
+    assert_eq!(dead, input);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn funnel_does_not_let_a_busy_input_starve_another() {
     let mut proxy = Proxy::new(ProxyOptions::default());
     let (busy_tx, busy_rx) = proxy.queue("busy", "outbox", "funnel", "busy");

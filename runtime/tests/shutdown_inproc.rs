@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use core_support::*;
 use wbc_runtime::modules::*;
-use wbc_runtime::{Proxy, ProxyOptions, Receiver, SendError, Sender, SourceKind, TryRecv};
+use wbc_runtime::{Proxy, ProxyOptions, Sender, SourceKind};
 
 /// A listener-like source: emits batches until told to stop, counting what
 /// it emitted.
@@ -65,29 +65,6 @@ async fn stop_drains_every_event_read_and_leaves_none_in_flight() {
         read,
         "every event read is delivered"
     );
-}
-
-/// Stands in for a tcp.out that is down for good: locks its inbox and moves
-/// everything to its failed queue with `try_send`, keeping what does not fit.
-fn down_output(mut inbox: Receiver, failed: Sender) {
-    inbox.lock();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        loop {
-            if held.is_empty() {
-                match inbox.try_recv(&mut held) {
-                    TryRecv::Batch => {}
-                    TryRecv::Closed => return,
-                    TryRecv::Empty => {}
-                }
-            }
-            match failed.try_send(&mut held) {
-                Ok(()) | Err(SendError::Full) => {}
-                Err(_) => return,
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,4 +180,42 @@ async fn a_listener_keeps_the_proxy_running_after_finite_sources_end() {
     assert!(report.drained);
     assert_eq!(report.queue_to("sink2", "inbox").unwrap().out, 10);
     drop(tx);
+}
+
+/// A module with a bug: panics on its first batch.
+struct Crash {
+    inbox: wbc_runtime::Receiver,
+}
+
+impl wbc_runtime::Module for Crash {
+    fn name(&self) -> &'static str {
+        "crash"
+    }
+
+    async fn run(mut self) {
+        let mut batch = Vec::new();
+        self.inbox.recv(&mut batch).await;
+        panic!("deliberate panic in a test module");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_module_ends_the_proxy_with_failure() {
+    let mut proxy = Proxy::new(ProxyOptions {
+        drain_timeout: Duration::from_millis(300),
+        ..ProxyOptions::default()
+    });
+    let (tx, rx) = proxy.queue("input", "outbox", "crash", "inbox");
+    let source = tx.context().register_source(SourceKind::Listener);
+    proxy.spawn(Crash { inbox: rx });
+    tx.try_emit(&mut lines("e", 10)).unwrap();
+    let started = Instant::now();
+
+    let report = proxy.run_until(std::future::pending::<()>()).await;
+
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.failed_modules, ["crash"]);
+    assert!(!report.success());
+    assert_eq!(report.undelivered, 10);
+    drop((tx, source));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
-use wbc_runtime::{Receiver, Report, Sender, SourceKind};
+use wbc_runtime::{Receiver, Report, SendError, Sender, SourceKind, TryRecv};
 
 /// Upper bound for any single test's proxy run.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -41,8 +41,11 @@ pub fn collect(mut rx: Receiver) -> (Seen, JoinHandle<()>) {
     let task = tokio::spawn(async move {
         let mut batch = Vec::new();
         while rx.recv(&mut batch).await {
-            rx.delivered(batch.len() as u64);
+            // Recorded before it counts as delivered: once the proxy sees
+            // nothing in flight, the test may read `seen`.
+            let n = batch.len() as u64;
             out.lock().unwrap().append(&mut batch);
+            rx.delivered(n);
         }
     });
     (seen, task)
@@ -67,4 +70,27 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// Runs the proxy until its finite sources end (or `LIMIT`), returning the report.
 pub async fn run_to_end(proxy: wbc_runtime::Proxy) -> Report {
     proxy.run_until(tokio::time::sleep(LIMIT)).await
+}
+
+/// Stands in for a tcp.out that is down for good: locks its inbox and moves
+/// everything to its failed queue with `try_send`, keeping what does not fit.
+pub fn down_output(mut inbox: Receiver, failed: Sender) {
+    inbox.lock();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if held.is_empty() {
+                match inbox.try_recv(&mut held) {
+                    TryRecv::Batch => {}
+                    TryRecv::Closed => return,
+                    TryRecv::Empty => {}
+                }
+            }
+            match failed.try_send(&mut held) {
+                Ok(()) | Err(SendError::Full) => {}
+                Err(_) => return,
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
 }

@@ -1,0 +1,177 @@
+//! The queue itself: capacity in events, lock semantics per kind of send,
+//! closing, exact counters, recycled vectors and cancel safety.
+
+mod core_support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use core_support::*;
+use wbc_runtime::{Counters, Proxy, ProxyOptions, SendError, TryRecv};
+
+fn proxy(capacity: usize) -> Proxy {
+    Proxy::new(ProxyOptions {
+        queue_capacity: capacity,
+        ..ProxyOptions::default()
+    })
+}
+
+#[tokio::test]
+async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
+    let mut p = proxy(10);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    tx.try_send(&mut lines("x", 6)).unwrap();
+    let mut five = lines("y", 5);
+    assert_eq!(tx.try_send(&mut five), Err(SendError::Full));
+    assert_eq!(five.len(), 5, "a refused batch stays with the caller");
+    tx.try_send(&mut lines("z", 4)).unwrap();
+    assert_eq!(rx.len(), 10);
+
+    let mut got = Vec::new();
+    while rx.try_recv(&mut got) == TryRecv::Batch {}
+    assert_eq!(got.len(), 10);
+    // Larger than the capacity: only an empty queue takes it, or it could never pass.
+    tx.try_send(&mut lines("big", 25)).unwrap();
+    assert_eq!(tx.try_send(&mut lines("more", 1)), Err(SendError::Full));
+}
+
+#[tokio::test]
+async fn lock_semantics_per_kind_of_send() {
+    let mut p = proxy(4);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    rx.lock();
+    assert!(!tx.is_up());
+    assert_eq!(tx.try_send(&mut lines("x", 1)), Err(SendError::Down));
+    assert_eq!(
+        tx.send_unless_down(&mut lines("x", 1)).await,
+        Err(SendError::Down)
+    );
+    // A plain send still fills a down queue up to its capacity.
+    tx.send(&mut lines("x", 4)).await.unwrap();
+    assert_eq!(rx.len(), 4);
+    // The receiver can always take from its own locked queue.
+    let mut got = Vec::new();
+    assert_eq!(rx.try_recv(&mut got), TryRecv::Batch);
+    rx.unlock();
+    assert!(tx.is_up());
+    tx.try_send(&mut lines("y", 1)).unwrap();
+}
+
+#[tokio::test]
+async fn send_unless_down_stops_waiting_for_room_when_the_queue_goes_down() {
+    let mut p = proxy(2);
+    let (tx, rx) = p.queue("a", "outbox", "b", "inbox");
+    tx.try_send(&mut lines("x", 2)).unwrap();
+    let waiting = tokio::spawn(async move {
+        let mut batch = lines("y", 1);
+        let result = tx.send_unless_down(&mut batch).await;
+        (result, batch.len())
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "a full queue must make it wait");
+    rx.lock();
+    let (result, kept) = tokio::time::timeout(LIMIT, waiting).await.unwrap().unwrap();
+    assert_eq!(result, Err(SendError::Down));
+    assert_eq!(kept, 1);
+}
+
+#[tokio::test]
+async fn send_waits_for_room_and_is_woken_by_a_receive() {
+    let mut p = proxy(2);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    tx.try_send(&mut lines("x", 2)).unwrap();
+    let waiting = tokio::spawn(async move { tx.send(&mut lines("y", 2)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    let mut got = Vec::new();
+    assert!(rx.recv(&mut got).await);
+    tokio::time::timeout(LIMIT, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rx.len(), 2);
+}
+
+#[tokio::test]
+async fn a_cancelled_send_loses_nothing() {
+    let mut p = proxy(1);
+    let (tx, _rx) = p.queue("a", "outbox", "b", "inbox");
+    tx.try_send(&mut lines("x", 1)).unwrap();
+    let mut batch = lines("y", 3);
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), tx.send(&mut batch)).await;
+    assert!(timed_out.is_err());
+    assert_eq!(batch, lines("y", 3));
+}
+
+#[tokio::test]
+async fn closing_either_end() {
+    let mut p = proxy(8);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    let tx2 = tx.clone();
+    tx.try_send(&mut lines("x", 2)).unwrap();
+    drop(tx);
+    drop(tx2);
+    let mut got = Vec::new();
+    assert!(
+        rx.recv(&mut got).await,
+        "queued events are still delivered after senders leave"
+    );
+    assert!(!tokio::time::timeout(LIMIT, rx.recv(&mut got))
+        .await
+        .unwrap());
+
+    let (tx, rx) = p.queue("c", "outbox", "d", "inbox");
+    drop(rx);
+    let mut batch = lines("y", 1);
+    assert_eq!(tx.send(&mut batch).await, Err(SendError::Closed));
+    assert_eq!(batch.len(), 1);
+    assert!(!tx.is_up());
+}
+
+#[tokio::test]
+async fn counters_are_exact() {
+    let mut p = proxy(100);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    for _ in 0..7 {
+        tx.try_send(&mut lines("x", 9)).unwrap();
+    }
+    tx.count_dropped(2);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(rx.try_recv(&mut got), TryRecv::Batch);
+    }
+    assert_eq!(
+        rx.stats().snapshot(),
+        Counters {
+            in_: 63,
+            out: 27,
+            dropped: 2,
+            size: 36
+        }
+    );
+    rx.discard(1);
+    assert_eq!(tx.stats().snapshot().dropped, 3);
+}
+
+#[tokio::test]
+async fn vectors_circulate_instead_of_being_allocated() {
+    let mut p = proxy(100);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    let mut sent = lines("x", 3);
+    let sent_ptr = sent.as_ptr();
+    tx.try_send(&mut sent).unwrap();
+    let mut inbox = Vec::with_capacity(8);
+    let spare_ptr = inbox.as_ptr();
+    assert_eq!(rx.try_recv(&mut inbox), TryRecv::Batch);
+    assert_eq!(
+        inbox.as_ptr(),
+        sent_ptr,
+        "the batch's vector moved, not its events"
+    );
+    // The receiver's empty vector went to the pool and comes back to the sender.
+    sent.push(Bytes::from_static(b"again"));
+    tx.try_send(&mut sent).unwrap();
+    assert!(sent.is_empty());
+    assert_eq!(sent.as_ptr(), spare_ptr);
+}
