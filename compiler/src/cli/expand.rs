@@ -17,7 +17,7 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     match checked_graph(&args.file) {
         Ok((graph, src)) => {
-            print!("{}", wbc::expand::expand(&graph, &src));
+            out!("{}", wbc::expand::expand(&graph, &src));
             ExitCode::from(SUCCESS)
         }
         Err(code) => code,
@@ -33,7 +33,7 @@ pub fn checked_graph(path: &Path) -> Result<(Graph, String), ExitCode> {
     };
     let checked = wbc::check::check_source(&src);
     let name = path.display().to_string();
-    eprint!(
+    err!(
         "{}",
         wbc::render::human(&checked.diagnostics, &name, &src, source::stderr_color())
     );

@@ -28,8 +28,8 @@ pub fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     match args.format {
-        Format::Dot => print!("{}", wbc::dot::dot(&graph)),
-        Format::Mermaid => print!("{}", wbc::dot::mermaid(&graph)),
+        Format::Dot => out!("{}", wbc::dot::dot(&graph)),
+        Format::Mermaid => out!("{}", wbc::dot::mermaid(&graph)),
     }
     ExitCode::from(SUCCESS)
 }
