@@ -261,3 +261,18 @@ fn a_syntax_error_hides_only_the_checks_that_need_the_whole_file() {
     assert_eq!(codes, ["E0001", "E0006"]);
     assert!(checked.graph.is_none());
 }
+
+#[test]
+fn the_deepest_nesting_the_parser_accepts_checks_without_overflow() {
+    let depth = wbc::parse::MAX_NESTING - 1;
+    let src = format!(
+        "i = tcp.in(port: 1)\no = stdout\ni -> {}o{}\n",
+        "roundrobin(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let graph = clean_graph(&src, "deep nesting");
+    assert_eq!(
+        (graph.modules.len(), graph.connections.len()),
+        (depth + 2, depth + 1)
+    );
+}
