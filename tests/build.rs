@@ -220,6 +220,28 @@ fn run_passes_io_args_and_exit_code() {
     assert!(!busy.stderr.contains("panicked"), "{}", busy.stderr);
 }
 
+/// A string that tries to close the generated literal is compiled into a
+/// proxy that treats it as data: file.out creates a file with exactly that
+/// name and writes the events into it.
+#[test]
+fn hostile_string_is_data_in_the_built_proxy() {
+    let dir = temp_dir("hostile");
+    // No `/`: the text is a file name, and `//` would make it a path.
+    let name = "out\"); std::process::exit(1); r#\"ü\\.log";
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    let routing = format!("source = stdin\ndead = file.out(path: \"{escaped}\")\nsource -> dead\n");
+    fs::write(dir.join("hostile.wb"), routing).unwrap();
+    let options = Options {
+        stdin: Some(b"one\ntwo\n"),
+        ..Options::default()
+    };
+    let run = wbc(&args(&["run", "hostile.wb"]), &dir, BUILD_TIMEOUT, options);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let written =
+        fs::read(dir.join(name)).unwrap_or_else(|e| panic!("file {name:?}: {e}\n{}", run.stderr));
+    assert_eq!(written, b"one\ntwo\n");
+}
+
 /// cargo missing or failing is one clear error with a `help:`, exit 1.
 #[test]
 fn cargo_failure_is_a_clear_error() {

@@ -13,7 +13,7 @@ struct Run {
 }
 
 fn wbc(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wbc"))
+    let child = Command::new(env!("CARGO_BIN_EXE_wbc"))
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
@@ -22,20 +22,25 @@ fn wbc(args: &[&str]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wbc");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait for wbc").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("wbc {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().expect("wbc output");
+    let output = finish(child);
     Run {
         code: output.status.code().expect("exit code, not a signal"),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Waits at most 60 s for `child`, then collects its output.
+fn finish(mut child: std::process::Child) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait for wbc").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wbc did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("wbc output")
 }
 
 fn root() -> PathBuf {
@@ -361,4 +366,19 @@ fn check_reports_checker_errors_of_every_file() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    // Like `wbc list | head -0`: the reader is gone before wbc writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wbc"))
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wbc");
+    drop(child.stdout.take());
+    let output = finish(child);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert_eq!(output.status.code(), Some(0));
 }

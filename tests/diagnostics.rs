@@ -7,7 +7,11 @@
 //!   expand` output) is a snapshot, and that output re-checks to the same
 //!   graph;
 //! - every `wbc explain` example behaves as it claims;
-//! - an ignored benchmark times `check_source` on a 10,000-module file.
+//! - `commands`: `wbc expand`, `graph` and `explain` print what the
+//!   library computes, and exit 1 / 2 on bad files and unknown codes;
+//! - `random_files`: property tests over generated routing files;
+//! - `bench`: an ignored benchmark times `check_source` on a
+//!   10,000-module file.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -96,6 +100,19 @@ fn every_code_has_a_bad_file() {
     }
 }
 
+/// The graph of `src`, which must check without any diagnostic.
+fn clean_graph(src: &str, what: &str) -> Graph {
+    let checked = check_source(src);
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{what}: [{}]",
+        summary(&checked)
+    );
+    checked
+        .graph
+        .expect("a file without diagnostics has a graph")
+}
+
 /// A graph described without spans or the `generated` flag: what two
 /// routing files must share to mean the same proxy.
 fn canonical(graph: &Graph) -> (Vec<String>, BTreeSet<String>) {
@@ -123,22 +140,10 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
     insta::glob!("../examples", "*.wb", |path| {
         let name = file_name(path);
         let src = read(path);
-        let checked = check_source(&src);
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{name}: [{}]",
-            summary(&checked)
-        );
-        let graph = checked.graph.expect("a clean file has a graph");
+        let graph = clean_graph(&src, &name);
         let expanded = wbc::expand::expand(&graph, &src);
         insta::assert_snapshot!("expand", expanded);
-        let again = check_source(&expanded);
-        assert!(
-            again.diagnostics.is_empty(),
-            "{name} expanded: [{}]\n{expanded}",
-            summary(&again)
-        );
-        let again = again.graph.expect("expanded output has a graph");
+        let again = clean_graph(&expanded, &format!("{name} expanded:\n{expanded}"));
         assert_eq!(
             canonical(&again),
             canonical(&graph),
@@ -150,8 +155,8 @@ fn every_example_checks_clean_and_expands_to_the_same_graph() {
 #[test]
 fn every_explain_example_behaves_as_claimed() {
     for code in Code::ALL {
-        let e = wbc::explain::explanation(*code);
-        assert_eq!(e.code, *code, "{} has no explanation", code.as_str());
+        let e = wbc::explain::explanation(*code)
+            .unwrap_or_else(|| panic!("{} has no explanation", code.as_str()));
         let wrong = check_source(e.wrong);
         assert!(
             wrong.diagnostics.iter().any(|d| d.code == *code),
@@ -159,156 +164,19 @@ fn every_explain_example_behaves_as_claimed() {
             code.as_str(),
             summary(&wrong)
         );
-        let fixed = check_source(e.fixed);
-        assert!(
-            fixed.diagnostics.is_empty() && fixed.graph.is_some(),
-            "explain {}: corrected example gives [{}]",
-            code.as_str(),
-            summary(&fixed)
+        clean_graph(
+            e.fixed,
+            &format!("explain {}: corrected example", code.as_str()),
         );
     }
-}
-
-#[test]
-fn every_example_draws_as_dot_and_mermaid() {
-    insta::glob!("../examples", "*.wb", |path| {
-        let graph = check_source(&read(path))
-            .graph
-            .expect("examples check clean");
-        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
-        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
-    });
-}
-
-/// Runs the `wbc` binary; returns (exit code, stdout, stderr).
-fn wbc(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wbc"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("run wbc");
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(out.stdout),
-        text(out.stderr),
-    )
-}
-
-#[test]
-fn cli_explain_prints_the_examples_and_rejects_unknown_codes() {
-    let (code, out, _) = wbc(&["explain", "e0010"]);
-    assert_eq!(code, 0);
-    let e = wbc::explain::explanation(Code::E0010);
-    assert!(out.starts_with("E0010: "), "{out}");
-    for line in e.wrong.lines().chain(e.fixed.lines()) {
-        assert!(
-            out.contains(&format!("    {line}\n")),
-            "missing `{line}` in\n{out}"
-        );
-    }
-    let (code, out, err) = wbc(&["explain", "E9999"]);
-    assert_eq!((code, out.as_str()), (2, ""));
-    assert!(
-        err.contains("`E9999` is not a wbc diagnostic code"),
-        "{err}"
-    );
-}
-
-#[test]
-fn cli_expand_and_graph_print_the_checked_graph_or_the_errors() {
-    let example = "examples/scenario3_failover_metrics.wb";
-    let src = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(example),
-    );
-    let graph = check_source(&src).graph.expect("clean");
-    assert_eq!(
-        wbc(&["expand", example]),
-        (0, wbc::expand::expand(&graph, &src), String::new())
-    );
-    assert_eq!(
-        wbc(&["graph", example]),
-        (0, wbc::dot::dot(&graph), String::new())
-    );
-    assert_eq!(
-        wbc(&["graph", "--format", "mermaid", example]),
-        (0, wbc::dot::mermaid(&graph), String::new())
-    );
-    let bad = "tests/fixtures/bad/e0010_source_connected_twice.wb";
-    for command in ["expand", "graph"] {
-        let (code, out, err) = wbc(&[command, bad]);
-        assert_eq!((code, out.as_str()), (1, ""), "{command}");
-        assert!(err.contains("error[E0010]"), "{command}: {err}");
-    }
-    assert_eq!(wbc(&["expand", "no/such/file.wb"]).0, 2);
-}
-
-/// A clean routing file with `groups * 5` modules and `groups * 10` routes:
-/// per group a listener, a funnel, a roundrobin with seven outputs into a
-/// second funnel, and an output.
-fn large_file(groups: usize) -> String {
-    let mut src = String::new();
-    for i in 0..groups {
-        src.push_str(&format!(
-            "in_{i} = tcp.in(port: {})\nf_{i} = funnel\nrr_{i} = roundrobin\ng_{i} = funnel\n\
-             out_{i} = tcp.out(host: \"10.0.0.2\", port: 9000)\n",
-            1024 + i
-        ));
-    }
-    for i in 0..groups {
-        src.push_str(&format!("in_{i} -> f_{i}\nf_{i} -> rr_{i}\n"));
-        for k in 0..7 {
-            src.push_str(&format!("rr_{i}.q{k} -> g_{i}\n"));
-        }
-        src.push_str(&format!("g_{i} -> out_{i}\n"));
-    }
-    src
-}
-
-/// `cargo test --release -p wbc --test diagnostics -- --ignored --nocapture`
-#[test]
-#[ignore = "benchmark: prints how long checking a 10,000-module file takes"]
-fn bench_check_10k_modules_20k_routes() {
-    let src = large_file(2000);
-    let mut best = std::time::Duration::MAX;
-    for _ in 0..5 {
-        let start = std::time::Instant::now();
-        let checked = check_source(&src);
-        best = best.min(start.elapsed());
-        assert!(checked.diagnostics.is_empty(), "[{}]", summary(&checked));
-        let graph = checked.graph.expect("clean");
-        assert_eq!(
-            (graph.modules.len(), graph.connections.len()),
-            (10_000, 20_000)
-        );
-    }
-    println!(
-        "check_source: 10,000 modules, 20,000 routes, {} bytes: best of 5 {:?}",
-        src.len(),
-        best
-    );
-    let start = std::time::Instant::now();
-    let (file, _) = wbc::parse::parse(&src);
-    let parsed = start.elapsed();
-    let (core, _) = wbc::desugar::desugar(&file);
-    let desugared = start.elapsed();
-    let _ = wbc::check::check(&core);
-    let checked = start.elapsed();
-    println!(
-        "  of which parse {parsed:?}, desugar {:?}, check {:?}",
-        desugared - parsed,
-        checked - desugared
-    );
 }
 
 /// The core table of `src` as `a.q -> b.q` lines.
 fn table(src: &str) -> Vec<String> {
-    let checked = check_source(src);
-    assert!(!checked.has_errors(), "[{}]", summary(&checked));
-    let core = checked.core;
-    core.connections
+    clean_graph(src, src);
+    check_source(src)
+        .core
+        .connections
         .iter()
         .map(|c| format!("{} -> {}", c.from.explicit(), c.to.explicit()))
         .collect()
@@ -345,5 +213,66 @@ fn desugaring_on_source_text() {
             "fanout_2.out_2 -> fanout_1.inbox",
             "fanout_2.out_3 -> c.inbox",
         ]
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_in_one_run() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/bad/e0007_among_other_errors.wb");
+    let checked = check_source(&read(&path));
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0002", "E0004", "E0006", "E0007", "E0009"]);
+}
+
+#[test]
+fn every_example_draws_as_dot_and_mermaid() {
+    insta::glob!("../examples", "*.wb", |path| {
+        let graph = clean_graph(&read(path), &file_name(path));
+        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
+        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
+    });
+}
+
+#[path = "diagnostics/bench.rs"]
+mod bench;
+#[path = "diagnostics/commands.rs"]
+mod commands;
+#[path = "diagnostics/random_files.rs"]
+mod random_files;
+
+#[test]
+fn a_syntax_error_hides_only_the_checks_that_need_the_whole_file() {
+    // `output`'s declaration is broken, so it is missing from the tree:
+    // no "undeclared `output`" and no "`input.outbox` connected nowhere",
+    // but the other declaration's own error is still reported.
+    let src = "input  = tcp.in(port: 10000)\noutput = tcp.out(port 20000)\n\
+               other  = tcp.out(port: 0)\ninput -> output\n";
+    let checked = check_source(src);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0001", "E0006"]);
+    assert!(checked.graph.is_none());
+}
+
+#[test]
+fn the_deepest_nesting_the_parser_accepts_checks_without_overflow() {
+    let depth = wbc::parse::MAX_NESTING - 1;
+    let src = format!(
+        "i = tcp.in(port: 1)\no = stdout\ni -> {}o{}\n",
+        "roundrobin(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let graph = clean_graph(&src, "deep nesting");
+    assert_eq!(
+        (graph.modules.len(), graph.connections.len()),
+        (depth + 2, depth + 1)
     );
 }

@@ -411,3 +411,17 @@ proptest! {
         exercise(&src);
     }
 }
+
+#[test]
+fn human_rendering_colors_only_when_asked() {
+    let src = "a -> b $\n";
+    let (_, diagnostics) = parse(src);
+    let plain = wbc::render::human(&diagnostics, "x.wb", src, false);
+    let colored = wbc::render::human(&diagnostics, "x.wb", src, true);
+    assert_eq!(
+        plain,
+        "error[E0001]: expected `->` or end of line, found `$`\n  ┌─ x.wb:1:8\n  │\n1 │ a -> b $\n  │        ^ expected `->` or end of line\n\n"
+    );
+    assert!(!plain.contains('\u{1b}'));
+    assert!(colored.contains("\u{1b}["), "{colored:?}");
+}

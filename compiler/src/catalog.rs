@@ -262,7 +262,10 @@ pub static KINDS: &[KindSpec] = &[
                 default: None,
                 doc: "TCP port of the HTTP endpoint (exporters conventionally use 9100 and up)",
             },
-            ArgSpec { doc: "address to serve on", ..HOST },
+            ArgSpec {
+                doc: "address to serve on",
+                ..HOST
+            },
         ],
         runtime: "Prometheus",
         summary: "serves every queue's counters over HTTP for Prometheus to scrape",

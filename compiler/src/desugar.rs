@@ -18,6 +18,7 @@
 //! arguments, queues and duplicates are `check`'s job, so that desugaring
 //! stays a pure rewrite and `check` sees every problem in one table.
 
+mod fallback;
 mod names;
 
 use crate::ast::{self, Expr, Fallback, Flow, FlowOp, Ident, Item, QueueRef};
@@ -270,16 +271,6 @@ impl Desugarer {
         module
     }
 
-    /// The funnel in front of a roundrobin with `fallback funnel`.
-    fn fallback_funnel(&mut self, flow: &Flow) -> Option<Ident> {
-        match flow.fallback {
-            Some(Fallback::Funnel(span)) if flow.op == FlowOp::RoundRobin => {
-                Some(self.generate("funnel", Role::Funnel, span, span))
-            }
-            _ => None,
-        }
-    }
-
     /// Declares the generated module for `flow`.
     fn flow_header(&mut self, flow: &Flow) -> Ident {
         let role = match flow.op {
@@ -327,104 +318,6 @@ impl Desugarer {
         if let Some(fallback) = &flow.fallback {
             self.fallback(flow, module, fallback, entry);
         }
-    }
-
-    fn fallback(&mut self, flow: &Flow, module: &Ident, fallback: &Fallback, entry: Option<Ident>) {
-        let fallback_span = match fallback {
-            Fallback::Funnel(span) => *span,
-            Fallback::Target(target) => target.span(),
-        };
-        if flow.op == FlowOp::Funnel {
-            self.misplaced_fallback(
-                fallback_span,
-                "a `funnel(...)` has no members that can fail",
-                "this `fallback` cannot work",
-                "remove the `fallback`",
-            );
-            if let Fallback::Target(target) = fallback {
-                self.mention(target);
-            }
-            return;
-        }
-        if flow.op == FlowOp::Fanout && matches!(fallback, Fallback::Funnel(_)) {
-            self.misplaced_fallback(
-                fallback_span,
-                "`fallback funnel` on a `fanout(...)` would send failed events to every member again",
-                "this `fallback` cannot work",
-                "send them elsewhere with `fallback TARGET`, or use `roundrobin(...)`",
-            );
-            return;
-        }
-        let failed: Vec<(CoreEndpoint, Span)> = flow
-            .members
-            .iter()
-            .filter_map(|m| self.failed_queue(m))
-            .collect();
-        match fallback {
-            Fallback::Funnel(span) => {
-                let funnel =
-                    entry.unwrap_or_else(|| self.generate("funnel", Role::Funnel, *span, *span));
-                for (from, member_span) in failed {
-                    let to = self.endpoint_of(funnel.clone(), None, member_span, Dir::Target);
-                    self.connect(Some(from), to, member_span);
-                }
-                let from = self.endpoint_of(funnel, None, *span, Dir::Source);
-                let to = self.endpoint_of(module.clone(), None, *span, Dir::Target);
-                self.connect(Some(from), to, *span);
-            }
-            Fallback::Target(target) => {
-                if failed.len() == 1 {
-                    let (from, _) = failed.into_iter().next().expect("length checked");
-                    self.lower_target(Some(from), target.span(), target, false);
-                    return;
-                }
-                let span = target.span();
-                let funnel = self.generate("funnel", Role::Funnel, span, span);
-                for (from, member_span) in failed {
-                    let to = self.endpoint_of(funnel.clone(), None, member_span, Dir::Target);
-                    self.connect(Some(from), to, member_span);
-                }
-                let from = self.endpoint_of(funnel, None, span, Dir::Source);
-                self.lower_target(Some(from), span, target, false);
-            }
-        }
-    }
-
-    /// The `failed` queue of a fallback member, which must name a module.
-    fn failed_queue(&mut self, member: &Expr) -> Option<(CoreEndpoint, Span)> {
-        match member {
-            Expr::Queue(q) => {
-                let queue = Ident {
-                    text: "failed".to_string(),
-                    span: q.span,
-                };
-                Some((
-                    CoreEndpoint {
-                        module: q.module.clone(),
-                        queue,
-                        origin: QueueOrigin::Fallback,
-                    },
-                    q.span,
-                ))
-            }
-            Expr::Flow(flow) => {
-                self.misplaced_fallback(
-                    flow.span,
-                    "a member of a flow with `fallback` must be a module with a `failed` queue",
-                    "a flow has no `failed` queue",
-                    "list only modules that can fail to deliver (`tcp.out`, `file.out`) as members",
-                );
-                None
-            }
-        }
-    }
-
-    fn misplaced_fallback(&mut self, span: Span, message: &str, label: &str, help: &str) {
-        self.diags.push(
-            Diagnostic::new(Code::E0015, span, message)
-                .with_label(label)
-                .with_help(help),
-        );
     }
 
     fn queue_ref(&mut self, q: &QueueRef, dir: Dir) -> CoreEndpoint {

@@ -41,14 +41,32 @@ pub fn cache_dir() -> PathBuf {
     target_path("wbc-test-cache")
 }
 
-/// A fresh directory for one test.
-pub fn temp_dir(test: &str) -> PathBuf {
+/// A fresh directory for one test, removed when the test passes and kept
+/// (for its logs) when it fails.
+pub fn temp_dir(test: &str) -> TempDir {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = target_path("wbc-test-tmp").join(format!("{test}-{}-{n}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("create test dir");
-    dir
+    TempDir(dir)
+}
+
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// A port nobody listens on right now (bind port 0, read it, drop it).

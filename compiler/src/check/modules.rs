@@ -54,6 +54,11 @@ pub(crate) struct Modules<'c> {
 }
 
 impl<'c> Modules<'c> {
+    /// Every module name, in declaration order.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|e| e.name())
+    }
+
     pub fn get(&self, name: &str) -> Option<(ModuleId, &Entry<'c>)> {
         self.by_name.get(name).map(|id| (*id, &self.entries[id.0]))
     }

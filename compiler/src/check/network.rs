@@ -1,9 +1,11 @@
-//! Addresses: two `tcp.in` on one host:port (E0012), and a `tcp.out` aimed
-//! at an address the same file listens on (W0002).
+//! Addresses: two listeners (`tcp.in`, `metrics.prometheus`) on one
+//! host:port (E0012), and a `tcp.out` aimed at an address the same file
+//! listens on (W0002).
 
 use std::collections::HashMap;
 
 use super::modules::{Entry, Modules};
+use crate::catalog::Queues;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::Value;
 
@@ -34,15 +36,20 @@ fn overlaps(listen: &str, other: &str) -> bool {
 }
 
 pub(crate) fn check_addresses(modules: &Modules, diags: &mut Vec<Diagnostic>) {
-    let of_kind = |name: &'static str| {
+    // Kinds with a host and a port listen when they take no events in
+    // (tcp.in, metrics.prometheus) and connect out when they do (tcp.out).
+    let with_address = |listens: bool| {
         modules
             .entries
             .iter()
-            .filter(move |e| e.kind.is_some_and(|k| k.name == name))
+            .filter(move |e| {
+                e.kind
+                    .is_some_and(|k| (k.inputs == Queues::None) == listens)
+            })
             .filter_map(|e| Some((e, address(e)?)))
     };
     let mut listeners: HashMap<u64, Vec<(&Entry, &str)>> = HashMap::new();
-    for (entry, (host, port)) in of_kind("tcp.in") {
+    for (entry, (host, port)) in with_address(true) {
         let same_port = listeners.entry(port).or_default();
         if let Some((first, first_host)) = same_port.iter().find(|(_, h)| overlaps(h, host)) {
             let message = if *first_host == host {
@@ -68,7 +75,7 @@ pub(crate) fn check_addresses(modules: &Modules, diags: &mut Vec<Diagnostic>) {
         }
         same_port.push((entry, host));
     }
-    for (entry, (host, port)) in of_kind("tcp.out") {
+    for (entry, (host, port)) in with_address(false) {
         let Some(same_port) = listeners.get(&port) else {
             continue;
         };

@@ -105,7 +105,7 @@ fn declared(modules: &Modules, name: &Ident, diags: &mut Vec<Diagnostic>) -> Opt
         format!("module `{}` is not declared", name.text),
     )
     .with_label("not declared in this file");
-    let help = did_you_mean(&name.text, modules.by_name.keys().copied())
+    let help = did_you_mean(&name.text, modules.names())
         .unwrap_or_else(|| format!("declare it: `{} = KIND(...)`", name.text));
     diags.push(d.with_help(help));
     None
@@ -121,7 +121,7 @@ fn resolve(
         declared(modules, &ep.module, diags);
         // The module a typo was meant to name counts as named, so that it
         // is not also reported unused.
-        let meant = nearest(&ep.module.text, modules.by_name.keys().copied());
+        let meant = nearest(&ep.module.text, modules.names());
         let named = meant.and_then(|n| modules.get(n)).map(|(id, _)| id);
         return Resolved { named, valid: None };
     };

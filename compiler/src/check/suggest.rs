@@ -17,7 +17,9 @@ pub(crate) fn nearest<'a>(
             )
         })
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        // Ties go to the alphabetically first name, so that the suggestion
+        // does not depend on the order candidates come in.
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
 }
 
@@ -45,5 +47,7 @@ mod tests {
         );
         assert_eq!(nearest("prot", ["port", "host"]), Some("port"));
         assert_eq!(nearest("zebra", ["port", "host"]), None);
+        assert_eq!(nearest("out_4", ["out_2", "out_1", "out_3"]), Some("out_1"));
+        assert_eq!(nearest("out_4", ["out_3", "out_1", "out_2"]), Some("out_1"));
     }
 }

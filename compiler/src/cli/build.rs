@@ -38,11 +38,11 @@ pub fn run(args: Args) -> ExitCode {
         None => PathBuf::from(stem(&args.file)),
     };
     if same_file(&output, &args.file) {
-        eprintln!(
+        errln!(
             "error: the binary would overwrite the routing file `{}`",
             args.file.display()
         );
-        eprintln!("help: name the binary with `-o OUTPUT`");
+        errln!("help: name the binary with `-o OUTPUT`");
         return ExitCode::from(USAGE);
     }
     let profile = if args.debug {
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(error) = build::install(&built, &output) {
         return report(&error);
     }
-    eprintln!("       Wrote `{}`", output.display());
+    errln!("       Wrote `{}`", output.display());
     ExitCode::from(SUCCESS)
 }
 
@@ -79,7 +79,7 @@ pub fn build_file(
     let (graph, more) = wbc::check::check(&core);
     diagnostics.extend(more);
     let color = source::stderr_color();
-    eprint!(
+    err!(
         "{}",
         wbc::render::human(&diagnostics, &display, &src, color)
     );
@@ -91,7 +91,7 @@ pub fn build_file(
         Some(graph) if errors == 0 => graph,
         _ => {
             let plural = if errors == 1 { "" } else { "s" };
-            eprintln!("error: could not build `{display}` due to {errors} error{plural}");
+            errln!("error: could not build `{display}` due to {errors} error{plural}");
             return Err(ExitCode::from(FAILURE));
         }
     };
@@ -108,7 +108,7 @@ pub fn build_file(
     };
     if let Some(dir) = emit_crate {
         build::emit_crate(&request, dir).map_err(|e| report(&e))?;
-        eprintln!("     Emitted crate `{}`", dir.display());
+        errln!("     Emitted crate `{}`", dir.display());
     }
     let cache = build::cache::locate()
         .ok_or(BuildError::NoCacheDir)
@@ -116,9 +116,9 @@ pub fn build_file(
     let started = Instant::now();
     let built = build::build(&request, &cache).map_err(|e| report(&e))?;
     if built.reused {
-        eprintln!("  Up to date `{display}` (unchanged since the last build)");
+        errln!("  Up to date `{display}` (unchanged since the last build)");
     } else {
-        eprintln!(
+        errln!(
             "       Built `{display}` in {:.2}s",
             started.elapsed().as_secs_f64()
         );
@@ -127,9 +127,9 @@ pub fn build_file(
 }
 
 fn report(error: &BuildError) -> ExitCode {
-    eprintln!("error: {error}");
+    errln!("error: {error}");
     if let Some(help) = error.help() {
-        eprintln!("help: {help}");
+        errln!("help: {help}");
     }
     ExitCode::from(FAILURE)
 }

@@ -50,12 +50,12 @@ pub fn run(args: Args) -> ExitCode {
             .filter(|d| d.severity() == Severity::Warning)
             .count();
         match args.format {
-            Format::Human => eprint!("{}", wbc::render::human(&diagnostics, &name, &src, color)),
-            Format::Json => print!("{}", wbc::render::json_lines(&diagnostics, &name, &src)),
+            Format::Human => err!("{}", wbc::render::human(&diagnostics, &name, &src, color)),
+            Format::Json => out!("{}", wbc::render::json_lines(&diagnostics, &name, &src)),
         }
     }
     if args.format == Format::Human && (errors > 0 || warnings > 0) {
-        eprintln!("{}", summary(errors, warnings, args.deny_warnings));
+        errln!("{}", summary(errors, warnings, args.deny_warnings));
     }
     if unreadable {
         ExitCode::from(USAGE)

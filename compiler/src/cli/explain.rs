@@ -14,15 +14,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match Code::parse(args.code.trim()) {
-        Some(code) => {
-            print!("{}", wbc::explain::render(wbc::explain::explanation(code)));
+    match Code::parse(args.code.trim()).and_then(wbc::explain::explanation) {
+        Some(explanation) => {
+            out!("{}", wbc::explain::render(explanation));
             ExitCode::from(SUCCESS)
         }
         None => {
-            eprintln!("error: `{}` is not a wbc diagnostic code", args.code);
+            errln!("error: `{}` is not a wbc diagnostic code", args.code);
             let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-            eprintln!("note: the codes are {}", codes.join(", "));
+            errln!("note: the codes are {}", codes.join(", "));
             ExitCode::from(USAGE)
         }
     }

@@ -27,18 +27,18 @@ pub fn run(args: Args) -> ExitCode {
         let name = path.display().to_string();
         match wbc::fmt::format(&src) {
             Err(diagnostics) => {
-                eprint!("{}", wbc::render::human(&diagnostics, &name, &src, color));
-                eprintln!("error: `{name}` has syntax errors; not formatted");
+                err!("{}", wbc::render::human(&diagnostics, &name, &src, color));
+                errln!("error: `{name}` has syntax errors; not formatted");
                 failed = true;
             }
             Ok(formatted) if formatted == src => {}
             Ok(_) if args.check => {
-                println!("{name}");
+                outln!("{name}");
                 failed = true;
             }
             Ok(formatted) => {
                 if let Err(e) = std::fs::write(path, formatted) {
-                    eprintln!("error: cannot write `{name}`: {e}");
+                    errln!("error: cannot write `{name}`: {e}");
                     unreadable = true;
                 }
             }
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::from(USAGE)
     } else if failed {
         if args.check {
-            eprintln!("error: files above are not formatted; run `wbc fmt` on them");
+            errln!("error: files above are not formatted; run `wbc fmt` on them");
         }
         ExitCode::from(FAILURE)
     } else {

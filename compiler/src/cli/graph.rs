@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{source, FAILURE, SUCCESS, USAGE};
+use super::SUCCESS;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,21 +23,13 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let Some(src) = source::read(&args.file) else {
-        return ExitCode::from(USAGE);
-    };
-    let checked = wbc::check::check_source(&src);
-    let name = args.file.display().to_string();
-    eprint!(
-        "{}",
-        wbc::render::human(&checked.diagnostics, &name, &src, source::stderr_color())
-    );
-    let Some(graph) = checked.graph else {
-        return ExitCode::from(FAILURE);
+    let graph = match super::expand::checked_graph(&args.file) {
+        Ok((graph, _)) => graph,
+        Err(code) => return code,
     };
     match args.format {
-        Format::Dot => print!("{}", wbc::dot::dot(&graph)),
-        Format::Mermaid => print!("{}", wbc::dot::mermaid(&graph)),
+        Format::Dot => out!("{}", wbc::dot::dot(&graph)),
+        Format::Mermaid => out!("{}", wbc::dot::mermaid(&graph)),
     }
     ExitCode::from(SUCCESS)
 }

@@ -10,7 +10,7 @@ use super::SUCCESS;
 pub struct Args {}
 
 pub fn run(_args: Args) -> ExitCode {
-    print!("{}", table());
+    out!("{}", table());
     ExitCode::from(SUCCESS)
 }
 

@@ -36,11 +36,11 @@ pub fn run(args: Args) -> ExitCode {
         Ok(built) => built,
         Err(code) => return code,
     };
-    eprintln!("     Running `{}`", built.binary.display());
+    errln!("     Running `{}`", built.binary.display());
     let mut command = Command::new(&built.binary);
     command.args(&args.args);
     let error = exec(command);
-    eprintln!("error: cannot run `{}`: {error}", built.binary.display());
+    errln!("error: cannot run `{}`: {error}", built.binary.display());
     ExitCode::from(FAILURE)
 }
 

@@ -16,15 +16,15 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     match kind(&args.kind) {
         Some(spec) => {
-            print!("{}", describe(spec));
+            out!("{}", describe(spec));
             ExitCode::from(SUCCESS)
         }
         None => {
-            eprintln!("error: unknown module kind `{}`", args.kind);
+            errln!("error: unknown module kind `{}`", args.kind);
             if let Some(near) = nearest(&args.kind) {
-                eprintln!("help: did you mean `{near}`?");
+                errln!("help: did you mean `{near}`?");
             }
-            eprintln!("note: `wbc list` prints every kind");
+            errln!("note: `wbc list` prints every kind");
             ExitCode::from(USAGE)
         }
     }

@@ -9,7 +9,7 @@ pub fn read(path: &Path) -> Option<String> {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Some(text),
             Err(e) => {
-                eprintln!(
+                errln!(
                     "error: cannot read `{}`: not UTF-8 text (invalid byte at offset {})",
                     path.display(),
                     e.utf8_error().valid_up_to()
@@ -18,7 +18,7 @@ pub fn read(path: &Path) -> Option<String> {
             }
         },
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
+            errln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
             None
         }
     }

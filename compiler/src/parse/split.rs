@@ -49,11 +49,8 @@ pub fn split(src: &str) -> Split {
         match bytes[i] {
             b'#' => {
                 let end = line_end(bytes, i);
-                let text_end = if end > i && bytes[end - 1] == b'\r' {
-                    end - 1
-                } else {
-                    end
-                };
+                // Trailing blanks (and the `\r` of `\r\n`) are not part of it.
+                let text_end = i + src[i..end].trim_end().len();
                 out.comments.push(Comment {
                     text: src[i..text_end].to_string(),
                     span: Span::new(i, text_end),

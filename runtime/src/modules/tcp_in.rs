@@ -26,7 +26,6 @@ pub use framer::LineFramer;
 use bytes::BytesMut;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -37,12 +36,14 @@ use crate::shutdown::{SourceKind, SourceToken};
 
 const KIND: &str = "tcp.in";
 
-/// Bytes asked of the socket per read; also the granularity at which read
-/// buffers are allocated (events keep their buffer alive until written).
-const READ_SIZE: usize = 64 * 1024;
+/// Read buffers are allocated in sizes between these, per client: small for
+/// a client that sends little (its lines pin less memory while queued),
+/// doubling while reads fill the buffer (fewer, larger reads for a fast one).
+const MIN_READ_SIZE: usize = 4 * 1024;
+const MAX_READ_SIZE: usize = 64 * 1024;
 /// Below this much free space a new read buffer is reserved, so reads stay
-/// large.
-const MIN_READ_SPACE: usize = 4 * 1024;
+/// large enough to be worth a system call.
+const MIN_READ_SPACE: usize = 1024;
 
 pub struct TcpInConfig {
     pub name: &'static str,
@@ -174,22 +175,41 @@ struct Client {
 }
 
 impl Client {
-    async fn serve(self, mut stream: TcpStream) {
+    async fn serve(self, stream: TcpStream) {
         let mut framer = LineFramer::new(self.max_line);
         let mut buf = BytesMut::new();
-        let mut batch: Batch = self.outbox.fresh_batch();
+        let mut batch: Batch = Vec::new();
+        let mut read_size = MIN_READ_SIZE;
         let mut warned = false;
         loop {
+            let ready = tokio::select! {
+                biased;
+                _ = self.ctx.stopping() => None,
+                r = stream.readable() => Some(r),
+            };
             if buf.capacity() - buf.len() < MIN_READ_SPACE {
                 // Doubling while one line spans many reads keeps copying of
                 // a long partial line amortised.
-                buf.reserve(READ_SIZE.max(buf.len()));
+                buf.reserve(read_size.max(buf.len()));
             }
-            let read = tokio::select! {
-                biased;
-                _ = self.ctx.stopping() => None,
-                r = stream.read_buf(&mut buf) => Some(r),
+            let read = match ready {
+                None => None,
+                Some(Err(e)) => Some(Err(e)),
+                Some(Ok(())) => match stream.try_read_buf(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.idle(&mut buf, &mut batch, &mut read_size);
+                        continue;
+                    }
+                    r => Some(r),
+                },
             };
+            if buf.len() == buf.capacity() {
+                // The read filled the buffer: the client is fast.
+                read_size = (read_size * 2).min(MAX_READ_SIZE);
+            }
+            if batch.capacity() == 0 {
+                batch = self.outbox.fresh_batch();
+            }
             let (ended, dropped) = match read {
                 Some(Ok(0)) => (true, framer.finish(&mut buf, &mut batch)),
                 Some(Ok(_)) => (false, framer.split(&mut buf, &mut batch)),
@@ -227,6 +247,20 @@ impl Client {
             if ended {
                 return;
             }
+        }
+    }
+
+    /// The client has nothing more to say for now. A large empty read buffer
+    /// is released (events still using it keep it alive), so thousands of
+    /// idle clients cost no buffers; a trickling client keeps its small one,
+    /// so its lines share it instead of pinning one buffer each.
+    fn idle(&self, buf: &mut BytesMut, batch: &mut Batch, read_size: &mut usize) {
+        if buf.is_empty() && buf.capacity() > MIN_READ_SIZE {
+            *buf = BytesMut::new();
+            *read_size = MIN_READ_SIZE;
+        }
+        if batch.is_empty() {
+            *batch = Vec::new();
         }
     }
 

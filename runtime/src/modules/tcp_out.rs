@@ -17,9 +17,12 @@
 //! "Known to be in the socket" is exact at the event level: the write cursor
 //! counts whole events (with their newline) accepted by the kernel; a
 //! partially written event is completed if the peer still reads, else it
-//! counts as not written. Events in the kernel's send buffer when a backend
-//! dies are the only ones a crash can take with it, so the send buffer is
-//! capped at [`SEND_BUFFER`].
+//! counts as not written. Written is not yet received: when the connection
+//! is reset, the events the backend never acknowledged are handed on too
+//! ([`Unacked`], from `TCP_INFO`), so a crashing backend only takes with it
+//! what its own receive buffer held. A polite close hands on nothing already
+//! written: the backend still reads it. The send buffer is capped at
+//! [`SEND_BUFFER`], which bounds the written-but-unacknowledged batches kept.
 //!
 //! Counters: the inbox counts `out` when a batch is taken; the proxy's
 //! in-flight count drops when events are written. The module publishes
@@ -29,10 +32,12 @@
 mod backoff;
 mod conn;
 mod cursor;
+mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
+pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,13 +49,13 @@ use tokio::net::TcpStream;
 
 use crate::context::Context;
 use crate::proxy::{Module, StartError};
-use crate::queue::{Batch, Receiver, SendError, Sender};
+use crate::queue::{Batch, Receiver, Sender};
 
 const KIND: &str = "tcp.out";
 
 /// Kernel send buffer per connection (Linux doubles the value). Large enough
-/// for full-speed writes on loopback and LAN, small enough that a backend
-/// dying mid-stream takes little unacknowledged data with it.
+/// for full-speed writes on loopback and LAN, small enough to bound what is
+/// written but unacknowledged (kept for a reset, see [`Unacked`]).
 pub const SEND_BUFFER: u32 = 256 * 1024;
 
 /// How long a finishing proxy waits for the backend to acknowledge the close
@@ -91,6 +96,9 @@ impl TcpOut {
             .map_err(|e| StartError::io(config.name, KIND, &what, &e))?
             .next()
             .ok_or_else(|| StartError::new(config.name, KIND, format!("{what}: no address")))?;
+        // Down until connected: a roundrobin does not deal events to an
+        // output that has never reached its backend.
+        inbox.lock();
         let metrics = inbox.context().metrics();
         let connected = metrics.module_metric(config.name, "connected");
         let reconnects = metrics.module_metric(config.name, "reconnects");
@@ -123,6 +131,7 @@ impl TcpOut {
         // Events taken from the inbox and not yet written.
         let mut held: Batch = Vec::new();
         let mut ever_connected = false;
+        let mut unacked = Unacked::default();
         let mut delay = Duration::ZERO;
         loop {
             self.inbox.lock();
@@ -145,21 +154,38 @@ impl TcpOut {
                 self.config.name,
                 self.address
             );
-            match self.serve(&mut stream, &mut held).await {
+            unacked.connected(&stream);
+            match self.serve(&mut stream, &mut held, &mut unacked).await {
                 Ok(()) => {
                     close_gracefully(stream).await;
                     self.connected.store(0, Ordering::Relaxed);
                     return;
                 }
                 Err(down) => {
+                    // A reset peer never received what it did not
+                    // acknowledge; a peer that closed politely still reads
+                    // what is in flight, so nothing of that is sent again.
+                    let recovered = match down {
+                        Down::Io(_) => unacked.recover(&stream, &mut held),
+                        Down::PeerClosed => {
+                            unacked.forget();
+                            0
+                        }
+                    };
+                    // They were counted as delivered when written.
+                    ctx.in_flight_add(recovered as u64);
+                    let what = match (&self.failed, held.is_empty()) {
+                        (_, true) => "nothing held",
+                        (Some(_), false) => "handing them to `failed`",
+                        (None, false) => "keeping them for retry",
+                    };
                     tracing::warn!(
-                        "module `{}` ({KIND}) is down: {} ({down}); {} events handed on, reconnecting",
+                        "module `{}` ({KIND}) is down: {} ({down}); {} events not delivered \
+                         ({recovered} written but never acknowledged), {what}; reconnecting",
                         self.config.name,
                         self.address,
                         held.len()
                     );
-                    // A polite close drains the peer's reads first: closing
-                    // now lets it finish reading what was written.
                     drop(stream);
                     delay = backoff.next_delay();
                 }
@@ -168,36 +194,45 @@ impl TcpOut {
     }
 
     /// Writes batches until the inbox ends (`Ok`) or the connection is down.
-    async fn serve(&mut self, stream: &mut TcpStream, held: &mut Batch) -> Result<(), Down> {
+    async fn serve(
+        &mut self,
+        stream: &mut TcpStream,
+        held: &mut Batch,
+        unacked: &mut Unacked,
+    ) -> Result<(), Down> {
         loop {
             if held.is_empty() {
+                // Events first: a chatty peer must not starve the writes
+                // (write_batch checks the peer before every write anyway).
                 tokio::select! {
                     biased;
+                    more = self.inbox.recv(held) => if !more {
+                        return Ok(());
+                    },
                     ready = stream.readable() => {
                         ready.map_err(Down::Io)?;
                         conn::check_peer(stream)?;
                         continue;
                     }
-                    more = self.inbox.recv(held) => if !more {
-                        return Ok(());
-                    },
                 }
             }
             let mut cursor = WriteCursor::default();
             let result = conn::write_batch(stream, held, &mut cursor).await;
             self.inbox.delivered(cursor.event as u64);
-            if result.is_ok() {
-                held.clear();
-            } else {
-                held.drain(..cursor.event);
+            match result {
+                Ok(()) => unacked.written(stream, held, cursor.done_bytes),
+                Err(down) => {
+                    let written: Batch = held.drain(..cursor.event).collect();
+                    unacked.written_before_failure(written, cursor.done_bytes);
+                    return Err(down);
+                }
             }
-            result?;
         }
     }
 
-    /// Down: waits out `delay` while handing held and queued events to the
-    /// `failed` queue, then tries to connect; repeats with backoff. Returns
-    /// `None` when the proxy is finishing.
+    /// Down: waits out `delay`, then tries to connect, repeating with
+    /// backoff; all the while hands held and queued events to the `failed`
+    /// queue. Returns `None` when the proxy is finishing.
     async fn reconnect(
         &mut self,
         ctx: &Arc<Context>,
@@ -207,16 +242,11 @@ impl TcpOut {
     ) -> Option<TcpStream> {
         let mut attempts = 0u64;
         loop {
-            if !self.hand_off_while(ctx, held, *delay).await {
-                return None;
-            }
+            self.hand_off_until(ctx, held, tokio::time::sleep(*delay))
+                .await?;
             attempts += 1;
-            let attempt = tokio::select! {
-                biased;
-                _ = ctx.finishing() => return None,
-                r = conn::connect(self.address, Some(SEND_BUFFER)) => r,
-            };
-            match attempt {
+            let attempt = conn::connect(self.address, Some(SEND_BUFFER));
+            match self.hand_off_until(ctx, held, attempt).await? {
                 Ok(stream) => return Some(stream),
                 Err(e) => {
                     *delay = backoff.next_delay();
@@ -239,24 +269,24 @@ impl TcpOut {
         }
     }
 
-    /// For `delay`, moves held events and then the inbox's events to the
-    /// `failed` queue (if any). Returns `false` when the proxy is finishing.
-    async fn hand_off_while(
+    /// Runs `until` to completion while moving held events, then the
+    /// inbox's events, to the `failed` queue (if any). Returns `None` when
+    /// the proxy is finishing first.
+    async fn hand_off_until<F: std::future::Future>(
         &mut self,
         ctx: &Arc<Context>,
         held: &mut Batch,
-        delay: Duration,
-    ) -> bool {
-        let sleep = tokio::time::sleep(delay);
-        tokio::pin!(sleep);
+        until: F,
+    ) -> Option<F::Output> {
+        tokio::pin!(until);
         let mut inbox_open = true;
         loop {
             let hand_off = async {
                 match &self.failed {
                     Some(failed) if !held.is_empty() => match failed.send(held).await {
                         Ok(()) => HandOff::Moved,
-                        Err(SendError::Closed) => HandOff::NoTaker,
-                        Err(_) => HandOff::Moved,
+                        // The events stay in `held`, kept for retry.
+                        Err(_) => HandOff::NoTaker,
                     },
                     Some(_) if inbox_open => {
                         if self.inbox.recv(held).await {
@@ -270,8 +300,8 @@ impl TcpOut {
             };
             tokio::select! {
                 biased;
-                _ = ctx.finishing() => return false,
-                _ = &mut sleep => return true,
+                _ = ctx.finishing() => return None,
+                out = &mut until => return Some(out),
                 outcome = hand_off => match outcome {
                     HandOff::Moved => {}
                     HandOff::InboxEnded => inbox_open = false,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::peers::{numbered, send, sha256_hex, Sink, SinkOpts};
-use crate::setup::{figures, increasing, start, tally, Tally};
+use crate::setup::{figures, increasing, start, tally, wait_total, Tally};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -64,11 +64,7 @@ fn roundrobin_shares(members: usize, n: u64) {
     // All members connected before the first line, so none is skipped.
     let run = start("roundrobin", &ports, &[], members);
     send(run.input, &numbered("rr-", n as usize));
-    let deadline = Instant::now() + WAIT;
-    while sinks.iter().map(Sink::lines).sum::<u64>() < n && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    wait_total(&sinks.iter().collect::<Vec<_>>(), n, WAIT);
     let received: Vec<_> = sinks.into_iter().map(Sink::stop).collect();
     let seqs: Vec<&[u64]> = received.iter().map(|r| r.seqs.as_slice()).collect();
     let t = tally(n, &seqs);
@@ -148,7 +144,7 @@ pub fn metrics_graphite_counts_scenario_1() {
 
 /// The last value of every metric path in graphite plaintext lines, checking
 /// the `path value timestamp` shape of each.
-fn latest_values(lines: &[Vec<u8>]) -> HashMap<String, u64> {
+pub fn latest_values(lines: &[Vec<u8>]) -> HashMap<String, u64> {
     let mut latest = HashMap::new();
     for line in lines {
         let text = String::from_utf8_lossy(line);

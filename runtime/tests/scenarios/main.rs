@@ -15,6 +15,7 @@
 
 mod backpressure;
 mod bench;
+mod clients;
 mod failover;
 mod forwarding;
 mod graphs;
@@ -47,8 +48,12 @@ const CASES: &[Case] = cases![
     failover::failover_c_both_down_then_one_comes_up,
     backpressure::backpressure_slow_sink_bounded_rss,
     input::input_edge_cases_overlong_binary_crlf_empty_partial,
+    input::input_ten_mib_without_newline_bounded_memory,
+    clients::concurrent_clients_each_in_order,
+    clients::idle_clients_cost_little,
     forwarding::metrics_graphite_counts_scenario_1,
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
+    shutdown::shutdown_with_backend_down_reports_undelivered,
     recovery::retry_without_failed_queue_backend_restarts,
     recovery::residue_backend_reset_mid_stream,
     start_errors::start_error_port_in_use,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::peers::{free_port, wait_listening};
+use crate::peers::{free_port, wait_listening, Sink};
 use crate::process::ProxyProcess;
 
 /// A proxy child that listens and whose expected outputs are connected.
@@ -106,4 +106,14 @@ pub fn figures(case: &str, t: Tally, extra: &str) {
         "figures {case}: sent={} delivered={} duplicated={} lost={} foreign={} {extra}",
         t.sent, t.delivered, t.duplicated, t.lost, t.foreign
     );
+}
+
+/// Waits (bounded) until the sinks together hold `n` lines, then a little
+/// longer so that duplicates arriving late are seen too.
+pub fn wait_total(sinks: &[&Sink], n: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while sinks.iter().map(|s| s.lines()).sum::<u64>() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
 }

@@ -23,6 +23,8 @@ const NEWLINE: &[u8] = b"\n";
 pub struct WriteCursor {
     pub event: usize,
     pub offset: usize,
+    /// Bytes of the completed events, newlines included.
+    pub done_bytes: u64,
 }
 
 impl WriteCursor {
@@ -84,6 +86,7 @@ impl WriteCursor {
                 written -= left;
                 self.event += 1;
                 self.offset = 0;
+                self.done_bytes += event.len() as u64 + 1;
             } else {
                 self.offset += written;
                 written = 0;
@@ -131,15 +134,10 @@ mod tests {
         let n = c.slices(&ev, &mut iov);
         assert_eq!(flatten(&iov[..n]), b"\nde\n");
         assert_eq!(c.advance(&ev, 1), 1);
-        assert_eq!(
-            c,
-            WriteCursor {
-                event: 1,
-                offset: 0
-            }
-        );
+        assert_eq!((c.event, c.offset, c.done_bytes), (1, 0, 4));
         assert_eq!(c.advance(&ev, 3), 1);
         assert!(c.is_done(&ev));
+        assert_eq!(c.done_bytes, 7);
     }
 
     #[test]

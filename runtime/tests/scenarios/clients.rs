@@ -1,0 +1,91 @@
+//! tcp.in with many clients: concurrent producers keep their own order, and
+//! idle connections cost little memory.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::peers::{numbered, Sink, SinkOpts};
+use crate::setup::{figures, start, tally};
+
+/// 50 producers at once, 2,000 lines each (producer `c` sends the numbers
+/// `c * 2000 ..`): every line arrives once, and each producer's lines arrive
+/// in the order it sent them.
+pub fn concurrent_clients_each_in_order() {
+    const CLIENTS: u64 = 50;
+    const PER: u64 = 2_000;
+    let sink = Sink::start(SinkOpts::default());
+    let run = start("one", &[sink.port], &[], 1);
+    let port = run.input;
+    let producers: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let all = numbered("c-", ((c + 1) * PER) as usize);
+                let start = (c * PER) as usize * 11;
+                let mut s = TcpStream::connect(("127.0.0.1", port))?;
+                // Several writes, so clients interleave inside the proxy.
+                for chunk in all[start..].chunks(11 * 100) {
+                    s.write_all(chunk)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("producer thread").expect("producer wrote");
+    }
+    let got = sink.wait_lines(CLIENTS * PER, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(200));
+    let r = sink.stop();
+    let t = tally(CLIENTS * PER, &[&r.seqs]);
+    let out_of_order = (0..CLIENTS)
+        .filter(|c| {
+            let mine: Vec<u64> = r.seqs.iter().copied().filter(|s| s / PER == *c).collect();
+            !mine.windows(2).all(|w| w[0] < w[1])
+        })
+        .count();
+    figures(
+        "concurrent_clients",
+        t,
+        &format!("clients={CLIENTS} received={got} clients_out_of_order={out_of_order}"),
+    );
+    assert_eq!(
+        (t.delivered, t.duplicated, t.lost, t.foreign),
+        (CLIENTS * PER, 0, 0, 0)
+    );
+    assert_eq!(out_of_order, 0);
+}
+
+/// 2,000 connections that each send one line and then stay open and quiet.
+/// The proxy's RSS growth per connection is printed and bounded: a client
+/// that is not sending holds no 64 KiB read buffer.
+pub fn idle_clients_cost_little() {
+    const CLIENTS: usize = 2_000;
+    let sink = Sink::start(SinkOpts::default());
+    let run = start("one", &[sink.port], &[], 1);
+    // Warm up allocator and runtime with one client first.
+    let mut conns = vec![TcpStream::connect(("127.0.0.1", run.input)).expect("connect")];
+    conns[0].write_all(b"warm-up 00000000\n").expect("write");
+    sink.wait_lines(1, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, before) = run.proxy.rss_kib();
+    for i in 1..=CLIENTS {
+        let mut c = TcpStream::connect(("127.0.0.1", run.input)).expect("connect");
+        c.write_all(format!("idle {i:08}\n").as_bytes())
+            .expect("write");
+        conns.push(c);
+    }
+    let got = sink.wait_lines(CLIENTS as u64 + 1, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (peak, after) = run.proxy.rss_kib();
+    let per_client = after.saturating_sub(before) as f64 / CLIENTS as f64;
+    println!(
+        "figures idle_clients: clients={CLIENTS} lines={got} rss_before_kib={before} rss_after_kib={after} rss_peak_kib={peak} kib_per_idle_client={per_client:.1}"
+    );
+    assert_eq!(got, CLIENTS as u64 + 1);
+    assert!(per_client < 16.0, "{per_client:.1} KiB per idle client");
+    drop(conns);
+}
