@@ -166,6 +166,12 @@ fn scenario1_counters_land_in_carbon() {
         1.0,
         started,
     );
+    assert_series(
+        &carbon,
+        &format!("{prefix}.module.output.reconnects"),
+        0.0,
+        started,
+    );
     stop(proxy);
 }
 
