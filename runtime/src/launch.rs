@@ -49,14 +49,7 @@ where
         }
     };
     init_tracing(&flags.log_level);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(flags.threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!(
@@ -100,6 +93,25 @@ where
     code
 }
 
+/// One thread (tokio's current-thread scheduler) unless `--threads` asks for
+/// more. A line proxy moves each event through several modules; on one
+/// thread an event's buffer and reference count stay in one core's cache,
+/// while on several the modules of one flow run on different cores and
+/// every batch bounces cache lines between them. Measured on 2 cores with
+/// sender and sink on the same machine: see PERFORMANCE.md.
+fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+}
+
 /// SIGINT/SIGTERM as two futures: the first signal, and the one after it.
 fn signals() -> std::io::Result<(impl Future<Output = ()>, impl Future<Output = ()>)> {
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
@@ -137,6 +149,9 @@ fn signals() -> std::io::Result<(impl Future<Output = ()>, impl Future<Output = 
     Ok((wait(first_rx), wait(second_rx)))
 }
 
+/// Worker threads without `--threads`.
+const DEFAULT_THREADS: usize = 1;
+
 enum Command {
     Run(Flags),
     Help,
@@ -145,12 +160,15 @@ enum Command {
 
 struct Flags {
     log_level: String,
+    /// Worker threads; 1 runs every module on one thread (the default).
+    threads: usize,
     options: ProxyOptions,
 }
 
 fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, String> {
     let mut flags = Flags {
         log_level: "info".to_string(),
+        threads: DEFAULT_THREADS,
         options: ProxyOptions::default(),
     };
     let mut args = args.into_iter();
@@ -190,6 +208,17 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
                     _ => {
                         return Err(format!(
                             "`--queue-capacity` needs a positive number of events, not `{v}`"
+                        ))
+                    }
+                };
+            }
+            "--threads" => {
+                let v = value("--threads")?;
+                flags.threads = match v.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(format!(
+                            "`--threads` needs a positive number of threads, not `{v}`"
                         ))
                     }
                 };
@@ -239,6 +268,7 @@ fn help(info: &ProxyInfo) -> String {
          Flags:\n\
          \x20 --log-level LEVEL       error, warn, info (default), debug, trace or off\n\
          \x20 --queue-capacity N      events each queue holds before it pushes back (default {cap})\n\
+         \x20 --threads N             worker threads; 1 (default) runs every module on one thread\n\
          \x20 --drain-timeout TIME    longest drain after SIGINT/SIGTERM, e.g. 10s, 500ms (default 10s)\n\
          \x20 -V, --version           print the routing file and its sha256\n\
          \x20 -h, --help              print this help\n\n\
@@ -279,12 +309,15 @@ mod tests {
             "--drain-timeout=500ms",
             "--log-level",
             "warn",
+            "--threads=2",
         ]) else {
             panic!("flags did not parse");
         };
         assert_eq!(f.options.queue_capacity, 100);
         assert_eq!(f.options.drain_timeout, Duration::from_millis(500));
         assert_eq!(f.log_level, "warn");
+        assert_eq!(f.threads, 2);
+        assert!(parse(&["--threads", "0"]).is_err());
         assert!(matches!(parse(&["--version"]), Ok(Command::Version)));
         assert_eq!(
             parse(&["--bogus"]).err().as_deref(),
