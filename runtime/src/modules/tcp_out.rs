@@ -3,7 +3,8 @@
 //! The module is a small state machine around one connection:
 //!
 //! - **up**: it takes a batch from its inbox and writes it with vectored
-//!   writes straight from the events' buffers ([`conn::write_batch`]). While
+//!   writes, short events gathered into a reused buffer and long ones
+//!   written from their own ([`conn::write_batch`], [`Frame`]). While
 //!   idle it also watches the connection's read side, so a backend that
 //!   closes is noticed at once, not at the next write.
 //! - **down** (cannot connect, a write failed, or the peer closed): it locks
@@ -32,11 +33,13 @@
 mod backoff;
 mod conn;
 mod cursor;
+mod frame;
 mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
+pub use frame::Frame;
 pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -200,6 +203,7 @@ impl TcpOut {
         held: &mut Batch,
         unacked: &mut Unacked,
     ) -> Result<(), Down> {
+        let mut frame = Frame::default();
         loop {
             if held.is_empty() {
                 // Events first: a chatty peer must not starve the writes
@@ -217,7 +221,7 @@ impl TcpOut {
                 }
             }
             let mut cursor = WriteCursor::default();
-            let result = conn::write_batch(stream, held, &mut cursor).await;
+            let result = conn::write_batch(stream, held, &mut cursor, &mut frame).await;
             self.inbox.delivered(cursor.event as u64);
             match result {
                 Ok(()) => unacked.written(stream, held, cursor.done_bytes),

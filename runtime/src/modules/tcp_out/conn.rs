@@ -10,6 +10,7 @@
 //! then never written into a connection known to be closed.
 
 use super::cursor::{WriteCursor, MAX_SLICES};
+use super::frame::Frame;
 use bytes::Bytes;
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -82,15 +83,17 @@ pub fn check_peer(stream: &TcpStream) -> Result<(), Down> {
     Ok(())
 }
 
-/// Writes `events[cursor..]`, each followed by `\n`, with vectored writes.
+/// Writes `events[cursor..]`, each followed by `\n`, with vectored writes
+/// laid out in `frame` (reused between batches, see [`Frame`]).
 /// On `Err`, `cursor` tells which events are in the socket (all before
 /// `cursor.event`); a started event is completed if the peer still reads.
 pub async fn write_batch(
     stream: &TcpStream,
     events: &[Bytes],
     cursor: &mut WriteCursor,
+    frame: &mut Frame,
 ) -> Result<(), Down> {
-    let result = write_until_done(stream, events, cursor).await;
+    let result = write_until_done(stream, events, cursor, frame).await;
     if result.is_err() && cursor.mid_event() {
         let _ =
             tokio::time::timeout(FINISH_EVENT_TIMEOUT, finish_event(stream, events, cursor)).await;
@@ -102,15 +105,22 @@ async fn write_until_done(
     stream: &TcpStream,
     events: &[Bytes],
     cursor: &mut WriteCursor,
+    frame: &mut Frame,
 ) -> Result<(), Down> {
-    let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+    // A frame never outlives the batch it was laid out from.
+    frame.clear();
     while !cursor.is_done(events) {
         check_peer(stream)?;
-        let n = cursor.slices(events, &mut iov);
+        if frame.is_written() {
+            frame.fill(events, cursor);
+        }
+        let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+        let n = frame.slices(events, &mut iov);
         match stream.try_write_vectored(&iov[..n]) {
             Ok(0) => return Err(Down::Io(io::ErrorKind::WriteZero.into())),
             Ok(written) => {
                 cursor.advance(events, written);
+                frame.advance(written);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Wake up for either: room to write, or news from the peer
@@ -179,7 +189,9 @@ mod tests {
             got == expected
         });
         let mut cursor = WriteCursor::default();
-        write_batch(&out, &batch, &mut cursor).await.unwrap();
+        write_batch(&out, &batch, &mut cursor, &mut Frame::default())
+            .await
+            .unwrap();
         assert_eq!(cursor.event, 2000);
         let ok = tokio::time::timeout(Duration::from_secs(10), reader)
             .await
@@ -201,7 +213,7 @@ mod tests {
         }
         let batch = events(10);
         let mut cursor = WriteCursor::default();
-        let r = write_batch(&out, &batch, &mut cursor).await;
+        let r = write_batch(&out, &batch, &mut cursor, &mut Frame::default()).await;
         assert!(matches!(r, Err(Down::PeerClosed)), "{r:?}");
         assert_eq!(
             cursor,
@@ -217,7 +229,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let batch = events(10);
         let mut cursor = WriteCursor::default();
-        assert!(write_batch(&out, &batch, &mut cursor).await.is_err());
+        assert!(
+            write_batch(&out, &batch, &mut cursor, &mut Frame::default())
+                .await
+                .is_err()
+        );
         assert_eq!(cursor.event, 0);
     }
 }
