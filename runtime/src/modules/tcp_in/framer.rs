@@ -2,9 +2,10 @@
 //!
 //! A reader appends socket data to one [`BytesMut`] and hands it to
 //! [`LineFramer::split`] after every read. Every complete line is cut off the
-//! front of the buffer with `split_to(..).freeze()`: the event is a [`Bytes`]
-//! view into the same allocation, so the line is never copied between the
-//! socket and the output. Only the unterminated tail stays in the buffer.
+//! front of the buffer: the complete lines of one read leave it as one frozen
+//! chunk, and each event is a [`Bytes`] slice of that chunk, a view into the
+//! same allocation, so the line is never copied between the socket and the
+//! output. Only the unterminated tail stays in the buffer.
 //!
 //! Rules (they are the event format of the whole proxy):
 //! - an event is the bytes between two `\n`, without the `\n`; a `\r` before
@@ -15,7 +16,7 @@
 //!   sending an endless line costs at most `max_line` plus one read of memory;
 //! - at end of stream, [`LineFramer::finish`] emits an unterminated last line.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// Per-stream state of the line splitter (one per client connection).
 #[derive(Debug)]
@@ -42,19 +43,24 @@ impl LineFramer {
     /// `buf` (or is discarded when it already exceeds `max_line`).
     pub fn split(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) -> u64 {
         let mut dropped = 0;
-        while let Some(i) = memchr::memchr(b'\n', &buf[self.scanned..]) {
-            let end = self.scanned + i;
-            self.scanned = 0;
-            if self.discarding || end > self.max_line {
-                self.discarding = false;
-                buf.advance(end + 1);
-                dropped += 1;
-            } else {
-                // One split with the newline, then a truncate (no atomic, no
-                // call into the buffer's bookkeeping) to drop it.
-                let mut line = buf.split_to(end + 1).freeze();
-                line.truncate(end);
-                out.push(line);
+        if let Some(last) = memchr::memrchr(b'\n', &buf[self.scanned..]) {
+            // Every complete line leaves the buffer in one chunk: one split
+            // of the buffer per read, then each event is a slice of the
+            // chunk (a reference count increment), instead of one split of
+            // the buffer's bookkeeping per line.
+            // The first line's start was scanned already: no `\n` in it.
+            let from = std::mem::take(&mut self.scanned);
+            let chunk = buf.split_to(from + last + 1).freeze();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &chunk[from..]) {
+                let end = from + end;
+                if self.discarding || end - start > self.max_line {
+                    self.discarding = false;
+                    dropped += 1;
+                } else {
+                    out.push(chunk.slice(start..end));
+                }
+                start = end + 1;
             }
         }
         if self.discarding || buf.len() > self.max_line {
