@@ -40,7 +40,7 @@ const KIND: &str = "tcp.in";
 /// a client that sends little (its lines pin less memory while queued),
 /// doubling while reads fill the buffer (fewer, larger reads for a fast one).
 const MIN_READ_SIZE: usize = 4 * 1024;
-const MAX_READ_SIZE: usize = 64 * 1024;
+const MAX_READ_SIZE: usize = 256 * 1024;
 /// Below this much free space a new read buffer is reserved, so reads stay
 /// large enough to be worth a system call.
 const MIN_READ_SPACE: usize = 1024;
