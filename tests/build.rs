@@ -220,6 +220,40 @@ fn run_passes_io_args_and_exit_code() {
     assert!(!busy.stderr.contains("panicked"), "{}", busy.stderr);
 }
 
+/// `--debug` builds with cargo's dev profile; the proxy works the same.
+#[test]
+fn debug_build_works() {
+    let dir = temp_dir("debug");
+    let example = e2e::workspace().join("examples/stdin_to_stdout.wb");
+    let example = example.to_str().unwrap();
+    let build = wbc(
+        &args(&["build", "--debug", example, "-o", "dbg"]),
+        &dir,
+        BUILD_TIMEOUT,
+        Options::default(),
+    );
+    assert_eq!(build.code, Some(0), "{}", build.stderr);
+    assert!(
+        !build.stderr.contains("`release` profile"),
+        "{}",
+        build.stderr
+    );
+    let mut child = Command::new(dir.join("dbg"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start debug proxy");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"debug\n").unwrap();
+    let status = e2e::wait_exit(&mut child, std::time::Duration::from_secs(30))
+        .expect("exits at end of input");
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success());
+    assert_eq!(out, b"debug\n");
+}
+
 /// A string that tries to close the generated literal is compiled into a
 /// proxy that treats it as data: file.out creates a file with exactly that
 /// name and writes the events into it.
