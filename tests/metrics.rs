@@ -10,22 +10,25 @@
 
 #[path = "metrics/carbon.rs"]
 mod carbon;
+#[path = "metrics/carbon_e2e.rs"]
+mod carbon_e2e;
+mod e2e;
 #[path = "metrics/harness.rs"]
 mod harness;
 #[path = "../runtime/tests/prometheus/http.rs"]
 mod http;
+#[path = "metrics/prometheus_e2e.rs"]
+mod prometheus_e2e;
 #[path = "../runtime/tests/prometheus/textformat.rs"]
 mod textformat;
 #[path = "metrics/whisper.rs"]
 mod whisper;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use carbon::{free_port, Carbon};
-use harness::{send_lines, wait_until, wbc_build, work_dir, Proxy, Sink};
+use e2e::Proxy;
 
-const LINES: u64 = 10_000;
+const LINES: usize = 10_000;
 
 fn now_secs() -> u32 {
     SystemTime::now()
@@ -34,12 +37,11 @@ fn now_secs() -> u32 {
         .unwrap_or(0)
 }
 
-/// A seed example with its ports replaced: each `(from, to)` replaces the
-/// text `from` (e.g. `port: 10000`), which must occur exactly once.
-fn seed(example: &str, replace: &[(&str, String)]) -> String {
-    let path = harness::repo_root().join("examples").join(example);
-    let mut src =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+/// A seed example with its ports replaced (`(old, new)`, see
+/// `e2e::example_with_ports`) and then each text `from` (which must occur
+/// exactly once) replaced by `to`.
+fn seed(example: &str, ports: &[(u16, u16)], replace: &[(&str, &str)]) -> String {
+    let mut src = e2e::example_with_ports(example, ports);
     for (from, to) in replace {
         assert_eq!(
             src.matches(from).count(),
@@ -51,13 +53,17 @@ fn seed(example: &str, replace: &[(&str, String)]) -> String {
     src
 }
 
-/// Writes `src` as `NAME.wb` in `dir` and builds it; returns the binary.
-fn build(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let wb = dir.join(format!("{name}.wb"));
-    std::fs::write(&wb, src).expect("write routing file");
-    let bin = dir.join(name);
-    wbc_build(&wb, &bin);
-    bin
+/// Seed scenario I listening on `in_port` and forwarding to `sink_port`.
+fn scenario1(in_port: u16, sink_port: u16) -> String {
+    seed(
+        "scenario1_one_to_one.wb",
+        &[(10000, in_port), (20000, sink_port)],
+        &[],
+    )
+}
+
+fn send_hello(port: u16, count: usize) {
+    e2e::send(port, &e2e::hello_lines(count));
 }
 
 /// Graphite module and the tcp.out to carbon, appended to a seed file that has none.
@@ -69,454 +75,10 @@ fn graphite_block(prefix: &str, carbon_port: u16, interval: &str) -> String {
     )
 }
 
-/// Waits until carbon stored `want` as the latest point of `metric`, then
-/// checks the graphite conventions on the whole series: counters are running
-/// totals (never decrease) and timestamps are Unix seconds of this run.
-fn assert_series(carbon: &Carbon, metric: &str, want: f64, started: u32) {
-    let points = carbon.wait_for_latest(metric, want, Duration::from_secs(30));
-    let last = points.last().map(|p| p.value);
-    assert_eq!(
-        last,
-        Some(want),
-        "carbon's latest `{metric}` should be {want}; series {points:?}\nmetrics stored: {:?}\ncarbon log:\n{}",
-        carbon.metrics(),
-        carbon.log_tail()
-    );
-    for pair in points.windows(2) {
-        assert!(
-            pair[0].value <= pair[1].value,
-            "`{metric}` decreased: {points:?} (counters are running totals)"
-        );
-    }
-    let end = now_secs() + 1;
-    for p in &points {
-        assert!(
-            p.time >= started.saturating_sub(1) && p.time <= end,
-            "`{metric}` has a point at {} outside this run [{started}, {end}]: timestamps must be Unix seconds",
-            p.time
-        );
-    }
-}
-
-fn stop(mut proxy: Proxy) {
-    let status = proxy.terminate(Duration::from_secs(20));
+fn stop(proxy: Proxy) {
+    let (status, log) = proxy.terminate();
     assert!(
-        matches!(status, Some(s) if s.success()),
-        "proxy did not exit 0 on SIGTERM ({status:?}):\n{}",
-        proxy.log()
-    );
-}
-
-#[test]
-fn scenario1_counters_land_in_carbon() {
-    let Some(carbon) = Carbon::start("s1") else {
-        return;
-    };
-    let started = now_secs();
-    let dir = work_dir("s1");
-    let sink = Sink::start();
-    let in_port = free_port();
-    let prefix = format!("wbctest_s1_{}", std::process::id());
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
-    src.push_str(&graphite_block(&prefix, carbon.port, "250ms"));
-    let bin = build(&dir, "scenario1", &src);
-    let proxy = Proxy::start(&bin, &[], in_port);
-
-    send_lines(in_port, LINES as usize);
-    assert!(
-        wait_until(Duration::from_secs(30), || sink.lines() == LINES),
-        "sink got {} of {LINES}",
-        sink.lines()
-    );
-
-    for metric in [
-        "queue.input.outbox.in",
-        "queue.input.outbox.out",
-        "queue.output.inbox.in",
-        "queue.output.inbox.out",
-    ] {
-        assert_series(
-            &carbon,
-            &format!("{prefix}.{metric}"),
-            LINES as f64,
-            started,
-        );
-    }
-    assert_series(
-        &carbon,
-        &format!("{prefix}.queue.output.inbox.dropped"),
-        0.0,
-        started,
-    );
-    assert_series(
-        &carbon,
-        &format!("{prefix}.queue.output.inbox.size"),
-        0.0,
-        started,
-    );
-    assert_series(
-        &carbon,
-        &format!("{prefix}.module.output.connected"),
-        1.0,
-        started,
-    );
-    stop(proxy);
-}
-
-#[test]
-fn scenario2_roundrobin_counters_land_in_carbon() {
-    let Some(carbon) = Carbon::start("s2") else {
-        return;
-    };
-    let started = now_secs();
-    let dir = work_dir("s2");
-    let (sink1, sink2) = (Sink::start(), Sink::start());
-    let in_port = free_port();
-    let prefix = format!("wbctest_s2_{}", std::process::id());
-    let mut src = seed(
-        "scenario2_roundrobin.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink1.port)),
-            ("port: 20001", format!("port: {}", sink2.port)),
-        ],
-    );
-    src.push_str(&graphite_block(&prefix, carbon.port, "250ms"));
-    let bin = build(&dir, "scenario2", &src);
-    let proxy = Proxy::start(&bin, &[], in_port);
-
-    send_lines(in_port, LINES as usize);
-    let delivered = wait_until(Duration::from_secs(30), || {
-        sink1.lines() + sink2.lines() == LINES
-    });
-    assert!(
-        delivered,
-        "sinks got {} + {} of {LINES}",
-        sink1.lines(),
-        sink2.lines()
-    );
-
-    let half = (LINES / 2) as f64;
-    for (metric, want) in [
-        ("queue.input.outbox.in", LINES as f64),
-        ("queue.rr.inbox.out", LINES as f64),
-        ("queue.rr.one.in", half),
-        ("queue.rr.two.in", half),
-        ("queue.output_1.inbox.in", half),
-        ("queue.output_1.inbox.out", half),
-        ("queue.output_2.inbox.in", half),
-        ("queue.output_2.inbox.out", half),
-    ] {
-        assert_series(&carbon, &format!("{prefix}.{metric}"), want, started);
-    }
-    assert_eq!((sink1.lines(), sink2.lines()), (LINES / 2, LINES / 2));
-    stop(proxy);
-}
-
-/// Seed scenario III: output_2's backend goes down while output_2 holds
-/// events (it stalls, then shuts down and refuses reconnects). What output_2
-/// could not write comes back through its `failed` queue and the funnel, and
-/// carbon shows it: `output_2.failed` counts the re-routed events, and the
-/// counters add up to every line delivered exactly once.
-#[test]
-fn scenario3_failed_queue_counts_rerouted_events_in_carbon() {
-    // Long lines, so output_2's share cannot all hide in socket buffers.
-    const WIDTH: usize = 512;
-    let Some(carbon) = Carbon::start("s3") else {
-        return;
-    };
-    let started = now_secs();
-    let dir = work_dir("s3");
-    let sink1 = Sink::start();
-    let sink2 = harness::StallSink::start();
-    let in_port = free_port();
-    let prefix = format!("wbctest_s3_{}", std::process::id());
-    let src = seed(
-        "scenario3_failover_metrics.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink1.port)),
-            ("port: 20001", format!("port: {}", sink2.port)),
-            ("port: 2003", format!("port: {}", carbon.port)),
-            ("prefix: \"wishbone\"", format!("prefix: \"{prefix}\"")),
-            ("interval: 1s", "interval: 250ms".to_string()),
-        ],
-    );
-    let bin = build(&dir, "scenario3", &src);
-    let proxy = Proxy::start(&bin, &[], in_port);
-
-    let sender = harness::send_lines_in_background(in_port, LINES as usize, WIDTH);
-    // output_2's backend reads nothing: once output_1 has its share, the flow
-    // stops with events waiting at output_2.
-    let before = harness::wait_stable(Duration::from_millis(700), Duration::from_secs(30), || {
-        sink1.lines()
-    });
-    assert!(
-        before < LINES,
-        "output_2 took nothing before its backend left ({before} at output_1)"
-    );
-    sink2.leave();
-    let delivered = wait_until(Duration::from_secs(60), || {
-        sink1.lines() + sink2.lines() == LINES
-    });
-    assert!(
-        delivered,
-        "delivered {} + {} of {LINES}:\n{}",
-        sink1.lines(),
-        sink2.lines(),
-        proxy.log()
-    );
-    sender.join().expect("sender thread");
-
-    let p = |m: &str| format!("{prefix}.{m}");
-    let (n1, n2) = (sink1.lines() as f64, sink2.lines() as f64);
-    assert_series(&carbon, &p("queue.input.outbox.in"), LINES as f64, started);
-    assert_series(&carbon, &p("queue.input.outbox.out"), LINES as f64, started);
-    assert_series(&carbon, &p("queue.output_1.inbox.out"), n1, started);
-    assert_series(&carbon, &p("module.output_2.connected"), 0.0, started);
-    assert_series(&carbon, &p("queue.output_2.inbox.size"), 0.0, started);
-    let latest = |m: &str| {
-        let points = carbon.points(&p(m));
-        points
-            .last()
-            .map(|pt| pt.value)
-            .unwrap_or_else(|| panic!("no `{m}` in carbon: {:?}", carbon.metrics()))
-    };
-    // The re-routed events: everything output_2 took but did not write.
-    let rerouted = latest("queue.output_2.failed.in");
-    assert!(rerouted > 0.0, "no event came back through output_2.failed");
-    assert_series(&carbon, &p("queue.output_2.failed.out"), rerouted, started);
-    assert_series(
-        &carbon,
-        &p("queue.output_2.inbox.out"),
-        n2 + rerouted,
-        started,
-    );
-    // The roundrobin handed out every line once, plus each re-routed one again.
-    let handed_out = latest("queue.output_1.inbox.in") + latest("queue.output_2.inbox.in");
-    assert_eq!(
-        handed_out,
-        LINES as f64 + rerouted,
-        "output_1.inbox.in + output_2.inbox.in"
-    );
-    eprintln!("scenario III: output_1 {n1}, output_2 {n2} before it left, {rerouted} re-routed through output_2.failed");
-    stop(proxy);
-}
-
-fn scrape(port: u16) -> textformat::Exposition {
-    let response = http::get(port, "/metrics").unwrap_or_else(|e| panic!("scrape failed: {e}"));
-    assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(
-        response.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
-    );
-    let parsed = textformat::parse(&response.body).unwrap_or_else(|e| {
-        panic!(
-            "body is not valid Prometheus text format: {e}\n{}",
-            response.body
-        )
-    });
-    for family in &parsed.families {
-        assert!(
-            family.help.is_some() && family.kind.is_some(),
-            "`{}` lacks # HELP or # TYPE",
-            family.name
-        );
-    }
-    parsed
-}
-
-fn queue_value(
-    e: &textformat::Exposition,
-    name: &str,
-    module: &str,
-    queue: &str,
-    direction: Option<&str>,
-) -> f64 {
-    let mut labels = vec![("module", module), ("queue", queue)];
-    if let Some(d) = direction {
-        labels.push(("direction", d));
-    }
-    e.value(name, &labels)
-        .unwrap_or_else(|| panic!("no `{name}` for {labels:?}"))
-}
-
-#[test]
-fn prometheus_endpoint_serves_scenario1_counters() {
-    let dir = work_dir("prom");
-    let sink = Sink::start();
-    let in_port = free_port();
-    let prom_port = free_port();
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
-    src.push_str(&format!(
-        "prom = metrics.prometheus(host: \"127.0.0.1\", port: {prom_port})\n"
-    ));
-    let bin = build(&dir, "prometheus", &src);
-    let proxy = Proxy::start(&bin, &[], in_port);
-
-    let before = scrape(prom_port);
-    assert_eq!(
-        queue_value(
-            &before,
-            "wbc_queue_events_total",
-            "input",
-            "outbox",
-            Some("in")
-        ),
-        0.0
-    );
-
-    send_lines(in_port, LINES as usize);
-    assert!(
-        wait_until(Duration::from_secs(30), || sink.lines() == LINES),
-        "sink got {} of {LINES}",
-        sink.lines()
-    );
-    // The sink has the lines, so tcp.out has taken them out of its inbox.
-    let after = scrape(prom_port);
-    for (module, queue) in [("input", "outbox"), ("output", "inbox")] {
-        for direction in ["in", "out"] {
-            let v = queue_value(
-                &after,
-                "wbc_queue_events_total",
-                module,
-                queue,
-                Some(direction),
-            );
-            assert_eq!(v, LINES as f64, "{module}.{queue} {direction}");
-        }
-        assert_eq!(
-            queue_value(&after, "wbc_queue_dropped_total", module, queue, None),
-            0.0
-        );
-        assert_eq!(
-            queue_value(&after, "wbc_queue_size", module, queue, None),
-            0.0
-        );
-    }
-    assert_eq!(
-        after.value("wbc_module_connected", &[("module", "output")]),
-        Some(1.0)
-    );
-    assert!(after
-        .value("wbc_module_reconnects_total", &[("module", "output")])
-        .is_some());
-    assert_eq!(
-        after
-            .family("wbc_queue_size")
-            .and_then(|f| f.kind.as_deref()),
-        Some("gauge")
-    );
-    assert_eq!(
-        after
-            .family("wbc_queue_events_total")
-            .and_then(|f| f.kind.as_deref()),
-        Some("counter")
-    );
-
-    let missing = http::get(prom_port, "/nope").expect("request /nope");
-    assert_eq!(missing.status, 404);
-    stop(proxy);
-}
-
-/// carbon is down for the whole run: graphite's lines cannot leave, yet the
-/// events flow, graphite drops (and counts) what does not fit instead of
-/// blocking, and the proxy keeps serving and still stops on SIGTERM.
-#[test]
-fn carbon_down_never_blocks_the_event_path() {
-    let dir = work_dir("carbon-down");
-    let sink = Sink::start();
-    let in_port = free_port();
-    let prom_port = free_port();
-    let carbon_port = harness::dead_port();
-    let mut src = seed(
-        "scenario1_one_to_one.wb",
-        &[
-            ("port: 10000", format!("port: {in_port}")),
-            ("port: 20000", format!("port: {}", sink.port)),
-        ],
-    );
-    // A short interval fills graphite's outbox quickly.
-    src.push_str(&graphite_block("wbctest_down", carbon_port, "10ms"));
-    src.push_str(&format!("prom = metrics.prometheus(port: {prom_port})\n"));
-    let bin = build(&dir, "carbon_down", &src);
-    let mut proxy = Proxy::start(
-        &bin,
-        &["--queue-capacity", "256", "--drain-timeout", "2s"],
-        in_port,
-    );
-
-    let dropped = |e: &textformat::Exposition| {
-        queue_value(e, "wbc_queue_dropped_total", "graphite", "outbox", None)
-    };
-    let mut first_drop = 0.0;
-    let filled = wait_until(Duration::from_secs(30), || {
-        first_drop = dropped(&scrape(prom_port));
-        first_drop > 0.0
-    });
-    assert!(
-        filled,
-        "graphite never dropped a line with carbon down:\n{}",
-        proxy.log()
-    );
-
-    for round in 1..=2u64 {
-        send_lines(in_port, LINES as usize);
-        let arrived = wait_until(Duration::from_secs(30), || sink.lines() == round * LINES);
-        assert!(
-            arrived,
-            "round {round}: sink got {} of {}:\n{}",
-            sink.lines(),
-            round * LINES,
-            proxy.log()
-        );
-    }
-    let after = scrape(prom_port);
-    assert_eq!(
-        queue_value(
-            &after,
-            "wbc_queue_events_total",
-            "output",
-            "inbox",
-            Some("out")
-        ),
-        (2 * LINES) as f64
-    );
-    assert!(
-        dropped(&after) > first_drop,
-        "graphite stopped emitting (dropped stayed at {first_drop})"
-    );
-    assert!(
-        queue_value(&after, "wbc_queue_size", "graphite", "outbox", None) <= 256.0,
-        "graphite's outbox grew past its capacity"
-    );
-    assert_eq!(
-        after.value("wbc_module_connected", &[("module", "carbon")]),
-        Some(0.0)
-    );
-    assert!(proxy.is_running(), "proxy died:\n{}", proxy.log());
-
-    // Undeliverable metric lines may hold the drain until its timeout, never longer.
-    let status = proxy.terminate(Duration::from_secs(15));
-    assert!(
-        status.is_some(),
-        "proxy did not exit within the drain timeout:\n{}",
-        proxy.log()
-    );
-    eprintln!(
-        "carbon down: graphite dropped {} lines; exit {status:?}",
-        dropped(&after)
+        status.success(),
+        "proxy did not exit 0 on SIGTERM ({status}):\n{log}"
     );
 }

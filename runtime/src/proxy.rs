@@ -272,13 +272,15 @@ impl Proxy {
     }
 
     /// Like [`Proxy::run_until`], and `force` (e.g. a second signal) ends the
-    /// drain at once.
+    /// drain at once. When the drain began because every finite source ended,
+    /// `stop` completing also ends it at once.
     pub async fn run<F: Future, G: Future>(mut self, stop: F, force: G) -> Report {
         let ctx = self.ctx.clone();
         tokio::pin!(stop);
         tokio::pin!(force);
+        let mut stop_requested = false;
         let forced = tokio::select! {
-            _ = &mut stop => { tracing::info!("stop requested, draining"); false }
+            _ = &mut stop => { stop_requested = true; tracing::info!("stop requested, draining"); false }
             _ = shutdown::finite_sources_ended(&ctx) => { tracing::info!("all input ended, draining"); false }
             _ = self.module_failure() => { tracing::error!("a module failed, draining"); false }
             _ = &mut force => true,
@@ -292,6 +294,12 @@ impl Proxy {
                     false
                 }
                 _ = &mut force => { tracing::warn!("second stop request, exiting at once"); false }
+                // Draining because input ended: a stop request now means "no
+                // more waiting".
+                _ = &mut stop, if !stop_requested => {
+                    tracing::warn!("stop requested while draining, exiting at once");
+                    false
+                }
             };
         let undelivered = ctx.in_flight().max(0) as u64;
         ctx.begin_finishing();

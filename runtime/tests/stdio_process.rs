@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         sigterm_with_open_stdin_drains_and_exits_0,
         second_signal_exits_at_once_naming_undelivered,
         drain_timeout_exits_naming_undelivered,
+        signal_while_draining_after_input_ended_exits_at_once,
     ];
     let mut ran = 0;
     for (name, test) in tests {
@@ -79,20 +80,60 @@ fn spawn_child(graph: &str, args: &str, env: &[(&str, &str)]) -> Child {
         .unwrap()
 }
 
-/// Reads a pipe on a thread into a shared buffer, so waits stay bounded.
-fn drain_pipe(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let out = buf.clone();
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 65536];
-        while let Ok(n) = pipe.read(&mut chunk) {
-            if n == 0 {
-                break;
+/// A child's output pipe, read on a thread so every wait stays bounded.
+struct Pipe {
+    seen: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Pipe {
+    fn read(mut pipe: impl Read + Send + 'static) -> Pipe {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = seen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 65536];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                out.lock().unwrap().extend_from_slice(&chunk[..n]);
             }
-            out.lock().unwrap().extend_from_slice(&chunk[..n]);
+        });
+        Pipe { seen, reader }
+    }
+
+    fn len(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+
+    /// Everything the pipe carried; call after the child exited (the pipe
+    /// then reaches its end).
+    fn finish(self) -> Vec<u8> {
+        let _ = self.reader.join();
+        Arc::try_unwrap(self.seen)
+            .map(|m| m.into_inner().unwrap())
+            .unwrap_or_default()
+    }
+
+    fn finish_text(self) -> String {
+        String::from_utf8_lossy(&self.finish()).into_owned()
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + LIMIT;
+    while !cond() {
+        if Instant::now() > deadline {
+            return false;
         }
-    });
-    buf
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 fn wait_bounded(child: &mut Child) -> ExitStatus {
@@ -112,8 +153,8 @@ fn wait_bounded(child: &mut Child) -> ExitStatus {
 /// Runs a child proxy with `input` on stdin (then end of input).
 fn run(graph: &str, args: &str, env: &[(&str, &str)], input: &[u8]) -> Run {
     let mut child = spawn_child(graph, args, env);
-    let stdout = drain_pipe(child.stdout.take().unwrap());
-    let stderr = drain_pipe(child.stderr.take().unwrap());
+    let stdout = Pipe::read(child.stdout.take().unwrap());
+    let stderr = Pipe::read(child.stderr.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -121,10 +162,8 @@ fn run(graph: &str, args: &str, env: &[(&str, &str)], input: &[u8]) -> Run {
     });
     let status = wait_bounded(&mut child);
     let _ = writer.join();
-    // The pipes close with the process; give the reader threads a moment.
-    std::thread::sleep(Duration::from_millis(50));
-    let stdout = stdout.lock().unwrap().clone();
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    let stdout = stdout.finish();
+    let stderr = stderr.finish_text();
     Run {
         status,
         stdout,
@@ -290,8 +329,8 @@ fn flags_version_help_and_bad_flag() {
 
 fn sigterm_with_open_stdin_drains_and_exits_0() {
     let mut child = spawn_child("stdout", "--queue-capacity 64", &[]);
-    let stdout = drain_pipe(child.stdout.take().unwrap());
-    let stderr = drain_pipe(child.stderr.take().unwrap());
+    let stdout = Pipe::read(child.stdout.take().unwrap());
+    let stderr = Pipe::read(child.stderr.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
     let lines = 100_000;
     let mut input = Vec::new();
@@ -301,49 +340,33 @@ fn sigterm_with_open_stdin_drains_and_exits_0() {
     stdin.write_all(&input).unwrap();
     stdin.flush().unwrap();
     // stdin stays open: only the signal can end this proxy.
-    let deadline = Instant::now() + LIMIT;
-    while stdout.lock().unwrap().len() < input.len() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(
-        stdout.lock().unwrap().len(),
-        input.len(),
+    assert!(
+        eventually(|| stdout.len() >= input.len()),
         "not everything arrived before the signal"
     );
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(&child);
     let status = wait_bounded(&mut child);
     drop(stdin);
-    std::thread::sleep(Duration::from_millis(50));
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    let stderr = stderr.finish_text();
     assert!(status.success(), "exit {status:?}\n{stderr}");
     assert!(stderr.contains("received SIGTERM"), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "queue input.outbox -> output.inbox: in {lines} out {lines} dropped 0 size 0"
-        )),
-        "{stderr}"
-    );
-    assert!(*stdout.lock().unwrap() == input);
+    let counters =
+        format!("queue input.outbox -> output.inbox: in {lines} out {lines} dropped 0 size 0");
+    assert!(stderr.contains(&counters), "{stderr}");
+    assert!(stdout.finish() == input);
 }
 
-/// Starts the `stuck` graph, feeds it 500 lines (stdin stays open) and waits
-/// until they sit in the locked queue.
-fn stuck_child(args: &str) -> (Child, Arc<Mutex<Vec<u8>>>, std::process::ChildStdin) {
+/// Starts the `stuck` graph (its output is down for good) and writes 500
+/// lines to its stdin, which stays open.
+fn stuck_child(args: &str) -> (Child, Pipe, std::process::ChildStdin) {
     let mut child = spawn_child("stuck", args, &[]);
-    let _ = drain_pipe(child.stdout.take().unwrap());
-    let stderr = drain_pipe(child.stderr.take().unwrap());
+    let _stdout = Pipe::read(child.stdout.take().unwrap());
+    let stderr = Pipe::read(child.stderr.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..500 {
         writeln!(stdin, "line {i}").unwrap();
     }
     stdin.flush().unwrap();
-    // Let stdin read them (there is no observable queue from outside).
-    std::thread::sleep(Duration::from_millis(300));
     (child, stderr, stdin)
 }
 
@@ -356,10 +379,25 @@ fn signal(child: &Child) {
     assert!(status.success());
 }
 
+/// The number in `N events left undelivered`.
+fn undelivered(stderr: &str) -> Option<u64> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("events left undelivered"))?;
+    let before = line.split(" events left undelivered").next()?;
+    before.rsplit(' ').next()?.parse().ok()
+}
+
 fn second_signal_exits_at_once_naming_undelivered() {
     let (mut child, stderr, stdin) = stuck_child("--drain-timeout 60s");
+    // Time for stdin to read some lines (how many does not matter).
+    std::thread::sleep(Duration::from_millis(500));
     signal(&child);
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        eventually(|| stderr.text().contains("stop requested, draining")),
+        "{}",
+        stderr.text()
+    );
     assert!(
         child.try_wait().unwrap().is_none(),
         "exited before the drain could finish or be forced"
@@ -367,40 +405,61 @@ fn second_signal_exits_at_once_naming_undelivered() {
     let forced = Instant::now();
     signal(&child);
     let status = wait_bounded(&mut child);
-    assert!(
-        forced.elapsed() < Duration::from_secs(5),
-        "second signal took {:?}",
-        forced.elapsed()
-    );
+    let took = forced.elapsed();
     drop(stdin);
-    std::thread::sleep(Duration::from_millis(50));
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    let stderr = stderr.finish_text();
+    assert!(took < Duration::from_secs(5), "second signal took {took:?}");
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("second stop request"), "{stderr}");
-    assert!(stderr.contains("500 events left undelivered"), "{stderr}");
-    assert!(
-        stderr.contains("queue input.outbox -> output.inbox: in 500 out 0 dropped 0 size 500"),
-        "{stderr}"
-    );
+    // However much stdin had read by the first signal is exactly what is
+    // reported as undelivered, and it all sits in the down output's queue.
+    let left = undelivered(&stderr).expect("no undelivered count logged");
+    assert!(left > 0 && left <= 500, "{stderr}");
+    let counters =
+        format!("queue input.outbox -> output.inbox: in {left} out 0 dropped 0 size {left}");
+    assert!(stderr.contains(&counters), "{stderr}");
 }
 
 fn drain_timeout_exits_naming_undelivered() {
     let (mut child, stderr, stdin) = stuck_child("--drain-timeout 400ms");
-    let signalled = Instant::now();
-    signal(&child);
-    let status = wait_bounded(&mut child);
-    let took = signalled.elapsed();
+    // End of input starts the drain by itself; it cannot finish.
     drop(stdin);
-    std::thread::sleep(Duration::from_millis(50));
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
-        "exit after {took:?}"
+        eventually(|| stderr.text().contains("all input ended, draining")),
+        "{}",
+        stderr.text()
     );
+    let started = Instant::now();
+    let status = wait_bounded(&mut child);
+    let took = started.elapsed();
+    let stderr = stderr.finish_text();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(5), "exit after {took:?}");
     assert!(
         stderr.contains("drain timeout of 400ms reached"),
         "{stderr}"
     );
-    assert!(stderr.contains("500 events left undelivered"), "{stderr}");
+    assert_eq!(undelivered(&stderr), Some(500), "{stderr}");
+}
+
+fn signal_while_draining_after_input_ended_exits_at_once() {
+    let (mut child, stderr, stdin) = stuck_child("--drain-timeout 60s");
+    drop(stdin);
+    assert!(
+        eventually(|| stderr.text().contains("all input ended, draining")),
+        "{}",
+        stderr.text()
+    );
+    let signalled = Instant::now();
+    signal(&child);
+    let status = wait_bounded(&mut child);
+    let took = signalled.elapsed();
+    let stderr = stderr.finish_text();
+    assert!(took < Duration::from_secs(5), "exit after {took:?}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stop requested while draining, exiting at once"),
+        "{stderr}"
+    );
+    assert_eq!(undelivered(&stderr), Some(500), "{stderr}");
 }

@@ -6,22 +6,16 @@
 //! parallel. Whisper files land at
 //! `DIR/storage/whisper/<metric with dots as slashes>.wsp`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::e2e::{free_port, workspace};
 use super::whisper::{self, Point};
 
 pub struct Carbon {
     dir: PathBuf,
     pub port: u16,
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("compiler/ has a parent")
-        .to_path_buf()
 }
 
 fn installed() -> bool {
@@ -30,14 +24,6 @@ fn installed() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
-}
-
-/// A port that was free a moment ago (bind port 0, read it, drop it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
 }
 
 impl Carbon {
@@ -59,7 +45,7 @@ impl Carbon {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("carbon-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let script = repo_root().join(".ci/carbon/start.sh");
+        let script = workspace().join(".ci/carbon/start.sh");
         let mut last_error = String::new();
         // The port is probed free, then handed to carbon: another process can
         // take it in between, so try a few ports.
@@ -145,8 +131,12 @@ impl Carbon {
 impl Drop for Carbon {
     fn drop(&mut self) {
         let _ = Command::new("bash")
-            .arg(repo_root().join(".ci/carbon/stop.sh"))
+            .arg(workspace().join(".ci/carbon/stop.sh"))
             .arg(&self.dir)
             .status();
+        // A failed test keeps carbon's files and log to look at.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -49,7 +49,7 @@ use tokio::net::TcpStream;
 
 use crate::context::Context;
 use crate::proxy::{Module, StartError};
-use crate::queue::{Batch, Receiver, SendError, Sender};
+use crate::queue::{Batch, Receiver, Sender};
 
 const KIND: &str = "tcp.out";
 
@@ -96,6 +96,9 @@ impl TcpOut {
             .map_err(|e| StartError::io(config.name, KIND, &what, &e))?
             .next()
             .ok_or_else(|| StartError::new(config.name, KIND, format!("{what}: no address")))?;
+        // Down until connected: a roundrobin does not deal events to an
+        // output that has never reached its backend.
+        inbox.lock();
         let metrics = inbox.context().metrics();
         let connected = metrics.module_metric(config.name, "connected");
         let reconnects = metrics.module_metric(config.name, "reconnects");
@@ -199,16 +202,18 @@ impl TcpOut {
     ) -> Result<(), Down> {
         loop {
             if held.is_empty() {
+                // Events first: a chatty peer must not starve the writes
+                // (write_batch checks the peer before every write anyway).
                 tokio::select! {
                     biased;
+                    more = self.inbox.recv(held) => if !more {
+                        return Ok(());
+                    },
                     ready = stream.readable() => {
                         ready.map_err(Down::Io)?;
                         conn::check_peer(stream)?;
                         continue;
                     }
-                    more = self.inbox.recv(held) => if !more {
-                        return Ok(());
-                    },
                 }
             }
             let mut cursor = WriteCursor::default();
@@ -225,9 +230,9 @@ impl TcpOut {
         }
     }
 
-    /// Down: waits out `delay` while handing held and queued events to the
-    /// `failed` queue, then tries to connect; repeats with backoff. Returns
-    /// `None` when the proxy is finishing.
+    /// Down: waits out `delay`, then tries to connect, repeating with
+    /// backoff; all the while hands held and queued events to the `failed`
+    /// queue. Returns `None` when the proxy is finishing.
     async fn reconnect(
         &mut self,
         ctx: &Arc<Context>,
@@ -237,16 +242,11 @@ impl TcpOut {
     ) -> Option<TcpStream> {
         let mut attempts = 0u64;
         loop {
-            if !self.hand_off_while(ctx, held, *delay).await {
-                return None;
-            }
+            self.hand_off_until(ctx, held, tokio::time::sleep(*delay))
+                .await?;
             attempts += 1;
-            let attempt = tokio::select! {
-                biased;
-                _ = ctx.finishing() => return None,
-                r = conn::connect(self.address, Some(SEND_BUFFER)) => r,
-            };
-            match attempt {
+            let attempt = conn::connect(self.address, Some(SEND_BUFFER));
+            match self.hand_off_until(ctx, held, attempt).await? {
                 Ok(stream) => return Some(stream),
                 Err(e) => {
                     *delay = backoff.next_delay();
@@ -269,24 +269,24 @@ impl TcpOut {
         }
     }
 
-    /// For `delay`, moves held events and then the inbox's events to the
-    /// `failed` queue (if any). Returns `false` when the proxy is finishing.
-    async fn hand_off_while(
+    /// Runs `until` to completion while moving held events, then the
+    /// inbox's events, to the `failed` queue (if any). Returns `None` when
+    /// the proxy is finishing first.
+    async fn hand_off_until<F: std::future::Future>(
         &mut self,
         ctx: &Arc<Context>,
         held: &mut Batch,
-        delay: Duration,
-    ) -> bool {
-        let sleep = tokio::time::sleep(delay);
-        tokio::pin!(sleep);
+        until: F,
+    ) -> Option<F::Output> {
+        tokio::pin!(until);
         let mut inbox_open = true;
         loop {
             let hand_off = async {
                 match &self.failed {
                     Some(failed) if !held.is_empty() => match failed.send(held).await {
                         Ok(()) => HandOff::Moved,
-                        Err(SendError::Closed) => HandOff::NoTaker,
-                        Err(_) => HandOff::Moved,
+                        // The events stay in `held`, kept for retry.
+                        Err(_) => HandOff::NoTaker,
                     },
                     Some(_) if inbox_open => {
                         if self.inbox.recv(held).await {
@@ -300,8 +300,8 @@ impl TcpOut {
             };
             tokio::select! {
                 biased;
-                _ = ctx.finishing() => return false,
-                _ = &mut sleep => return true,
+                _ = ctx.finishing() => return None,
+                out = &mut until => return Some(out),
                 outcome = hand_off => match outcome {
                     HandOff::Moved => {}
                     HandOff::InboxEnded => inbox_open = false,

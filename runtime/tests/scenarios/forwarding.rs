@@ -144,7 +144,7 @@ pub fn metrics_graphite_counts_scenario_1() {
 
 /// The last value of every metric path in graphite plaintext lines, checking
 /// the `path value timestamp` shape of each.
-fn latest_values(lines: &[Vec<u8>]) -> HashMap<String, u64> {
+pub fn latest_values(lines: &[Vec<u8>]) -> HashMap<String, u64> {
     let mut latest = HashMap::new();
     for line in lines {
         let text = String::from_utf8_lossy(line);

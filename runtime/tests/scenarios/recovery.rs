@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::forwarding::latest_values;
 use crate::peers::{Sender, Sink, SinkOpts};
 use crate::setup::{figures, increasing, start, tally, wait_total};
 
@@ -19,23 +20,39 @@ pub fn retry_without_failed_queue_backend_restarts() {
         reopen_after: Some(Duration::from_millis(300)),
         ..SinkOpts::default()
     });
-    let run = start("one", &[sink.port], &[], 1);
+    let carbon = Sink::start(SinkOpts {
+        keep_lines: true,
+        ..SinkOpts::default()
+    });
+    let metrics = [("WBC_TEST_METRICS", carbon.port.to_string())];
+    let run = start("one", &[sink.port], &metrics, 2);
     let sender = Sender::spawn_numbered(run.input, "r".repeat(91), n as usize);
     sender.join(WAIT).expect("sender finished");
     wait_total(&[&sink], n, WAIT);
+    // A metrics round after the reconnect (every 200 ms).
+    std::thread::sleep(Duration::from_millis(500));
     let log = run.proxy.log_text();
+    // Metrics first: stopping the sink takes the output down.
+    let graphite = latest_values(&carbon.stop().kept);
     let got = sink.stop();
+    let reconnects = graphite.get("wbc.module.output.reconnects").copied();
+    let connected = graphite.get("wbc.module.output.connected").copied();
     let t = tally(n, &[&got.seqs]);
     figures(
         "retry_without_failed_queue",
         t,
-        &format!("connections={}", got.connections),
+        &format!(
+            "connections={} graphite_reconnects={reconnects:?} graphite_connected={connected:?}",
+            got.connections
+        ),
     );
     assert_eq!((t.delivered, t.duplicated, t.lost, t.foreign), (n, 0, 0, 0));
     assert!(increasing(&got.seqs), "order broken across the reconnect");
     assert_eq!(got.fragments, 0);
     assert!(got.connections >= 2, "the output never reconnected:\n{log}");
     assert!(log.contains("module `output` (tcp.out) is down"), "{log}");
+    assert_eq!(reconnects, Some(got.connections - 1), "reconnects metric");
+    assert_eq!(connected, Some(1), "connected metric");
 }
 
 /// `roundrobin(output_1, output_2) fallback funnel`; backend 1 is "killed"

@@ -57,3 +57,41 @@ pub fn shutdown_sigterm_mid_transfer_delivers_everything_read() {
     );
     assert_eq!(got.fragments, 0, "a partial line was delivered");
 }
+
+/// SIGTERM while the only backend is down (it never listens) and the output
+/// has no `failed` queue: nothing can be delivered, so the drain times out
+/// (`--drain-timeout 1s`), the proxy exits 1 and names how many events it
+/// read and could not deliver: all of them.
+pub fn shutdown_with_backend_down_reports_undelivered() {
+    let n = 1_000u64;
+    let down = crate::peers::free_port();
+    let run = crate::setup::start_with_args("one", &[down], &[], 0, &["--drain-timeout", "1s"]);
+    crate::peers::send(run.input, &crate::peers::numbered("u-", n as usize));
+    // The events are read once tcp.in counted them into its outbox; wait
+    // for the output's first failed connect instead of sleeping blindly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !run.proxy.log_text().contains("cannot connect") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    run.proxy.signal("TERM");
+    let mut proxy = run.proxy;
+    let status = proxy.wait(Duration::from_secs(15));
+    let log = proxy.log_text();
+    let counted_in = final_counter(&log, "queue input.outbox -> output.inbox", "in");
+    let report = log
+        .lines()
+        .find(|l| l.contains("left undelivered"))
+        .unwrap_or("");
+    println!(
+        "figures shutdown_backend_down: sent={n} input_outbox_in={counted_in:?} exit={:?} report={report:?}",
+        status.and_then(|s| s.code())
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
+    assert_eq!(counted_in, Some(n), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("{n} events left undelivered"))),
+        "{log}"
+    );
+}
