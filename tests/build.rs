@@ -78,6 +78,29 @@ fn file_with_errors_is_not_built() {
     assert!(!dir.join("bad").exists(), "no binary is written");
 }
 
+/// Warnings are printed like errors but do not stop the build; an unused
+/// module is simply not instantiated.
+#[test]
+fn warnings_are_shown_and_do_not_stop_the_build() {
+    let dir = temp_dir("build-warnings");
+    let routing = format!("{}spare = null\n", one_to_one(free_port(), free_port()));
+    fs::write(dir.join("warn.wb"), routing).unwrap();
+    let build = wbc(
+        &args(&["build", "warn.wb", "--emit-crate", "crate"]),
+        &dir,
+        BUILD_TIMEOUT,
+        Options::default(),
+    );
+    assert_eq!(build.code, Some(0), "{}", build.stderr);
+    says(&build, "warning[W0001]: module `spare` is never used");
+    assert!(dir.join("warn").is_file());
+    let main_rs = fs::read_to_string(dir.join("crate/src/main.rs")).unwrap();
+    assert!(
+        !main_rs.contains("\"spare\"") && !main_rs.contains("Null"),
+        "{main_rs}"
+    );
+}
+
 /// The default output is the file's stem in the current directory (or in
 /// the directory `-o` names); a second build of the unchanged file reuses
 /// the cached binary; the binary
