@@ -280,6 +280,35 @@ table() {
 }
 table | tee "$OUT/table.txt"
 
+# ---- 7b. issue 5 targets, from the same medians ----
+median_wall() { # size row -> median wall of the complete runs (empty if none)
+  awk -F'\t' -v z="$1" -v r="$2" '$1 == z && $2 == r && $3 ~ /^r/ && $5 == "complete" { print $7 }' "$RES" | sort -g \
+    | awk '{ w[++c] = $1 } END { if (c) print w[int((c + 1) / 2)] }'
+}
+peak_rss() { awk -F'\t' -v z="$1" -v r="$2" '$1 == z && $2 == r && $10 != "-" && $10 + 0 > m { m = $10 + 0 } END { if (m) printf "%.1f", m / 1024 }' "$RES"; }
+target() { # description size row reference factor: lines/s(row) >= factor x lines/s(reference)
+  local w r; w=$(median_wall "$2" "$3"); r=$(median_wall "$2" "$4")
+  if [ -z "$w" ] || [ -z "$r" ]; then echo "  n/a   $1 (not measured)"; return; fi
+  awk -v w="$w" -v r="$r" -v f="$5" -v d="$1" 'BEGIN { x = r / w; printf "  %-5s %s: %.2f x (target %s x)\n", (x >= f ? "MET" : "NOT"), d, x, f }'
+}
+{
+  echo "issue 5 targets (this run):"
+  target "wbc-one vs limit, 64 B" 64 wbc-one limit 0.5
+  target "wbc-one vs haproxy, 64 B" 64 wbc-one haproxy 1.2
+  target "wbc-rr vs limit, 64 B" 64 wbc-rr limit 0.45
+  target "wbc-rr vs haproxy, 64 B" 64 wbc-rr haproxy 1.1
+  target "wbc-rr vs ccr-any_of, 64 B" 64 wbc-rr ccr-any_of 30
+  target "wbc-rr-funnel vs limit, 64 B" 64 wbc-rr-funnel limit 0.4
+  target "wbc-fanout vs limit, 64 B" 64 wbc-fanout limit 0.3
+  target "wbc-one vs haproxy, 1 KiB (MiB/s)" 1024 wbc-one haproxy 1.2
+  for row in $WBC_ROWS; do
+    m=$(peak_rss 64 "$row"); [ -n "$m" ] || continue
+    awk -v m="$m" -v r="$row" 'BEGIN { printf "  %-5s %s peak RSS, 64 B runs: %s MiB (target under 16 MiB)\n", (m < 16 ? "MET" : "NOT"), r, m }'
+  done
+  if grep -q MISMATCH "$RES"; then echo "  NOT   correctness: a verify run failed (see the table)"
+  elif awk -F'\t' '$3 == "verify"' "$RES" | grep -q .; then echo "  MET   correctness: every verify run matched"; fi
+} | tee "$OUT/targets.txt"
+
 # ---- 8. extras: latency at half load, RSS with 10,000 idle connections, warm wbc build ----
 : > "$EXTRA"
 extra() { echo "$*" | tee -a "$EXTRA"; }
@@ -309,6 +338,8 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   done
   rr_rate=$(max_rate wbc-rr 2>/dev/null || true); [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
   latency_row haproxy "haproxy -db -f $CFG/haproxy.cfg" $((rr_rate / 2)) || true
+  # and at a light load, where queueing in a busy machine does not dominate
+  [ -x "$BIN/wbc-rr" ] && { latency_row wbc-rr "$BIN/wbc-rr" "${LAT_LOW:-100000}" || true; }
 fi
 idle_row() { # row cmd
   local row=$1 cmd=$2 d=$RUNS/idle.$1 pid i before after hwm

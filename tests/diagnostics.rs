@@ -7,7 +7,11 @@
 //!   expand` output) is a snapshot, and that output re-checks to the same
 //!   graph;
 //! - every `wbc explain` example behaves as it claims;
-//! - an ignored benchmark times `check_source` on a 10,000-module file.
+//! - `commands`: `wbc expand`, `graph` and `explain` print what the
+//!   library computes, and exit 1 / 2 on bad files and unknown codes;
+//! - `random_files`: property tests over generated routing files;
+//! - `bench`: an ignored benchmark times `check_source` on a
+//!   10,000-module file.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -167,138 +171,6 @@ fn every_explain_example_behaves_as_claimed() {
     }
 }
 
-#[test]
-fn every_example_draws_as_dot_and_mermaid() {
-    insta::glob!("../examples", "*.wb", |path| {
-        let graph = clean_graph(&read(path), &file_name(path));
-        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
-        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
-    });
-}
-
-/// Runs the `wbc` binary; returns (exit code, stdout, stderr).
-fn wbc(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wbc"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("run wbc");
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(out.stdout),
-        text(out.stderr),
-    )
-}
-
-#[test]
-fn cli_explain_prints_the_examples_and_rejects_unknown_codes() {
-    let (code, out, _) = wbc(&["explain", "e0010"]);
-    assert_eq!(code, 0);
-    let e = wbc::explain::explanation(Code::E0010).expect("E0010 is explained");
-    assert!(out.starts_with("E0010: "), "{out}");
-    for line in e.wrong.lines().chain(e.fixed.lines()) {
-        assert!(
-            out.contains(&format!("    {line}\n")),
-            "missing `{line}` in\n{out}"
-        );
-    }
-    let (code, out, err) = wbc(&["explain", "E9999"]);
-    assert_eq!((code, out.as_str()), (2, ""));
-    assert!(
-        err.contains("`E9999` is not a wbc diagnostic code"),
-        "{err}"
-    );
-}
-
-#[test]
-fn cli_expand_and_graph_print_the_checked_graph_or_the_errors() {
-    let example = "examples/scenario3_failover_metrics.wb";
-    let src = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(example),
-    );
-    let graph = clean_graph(&src, example);
-    assert_eq!(
-        wbc(&["expand", example]),
-        (0, wbc::expand::expand(&graph, &src), String::new())
-    );
-    assert_eq!(
-        wbc(&["graph", example]),
-        (0, wbc::dot::dot(&graph), String::new())
-    );
-    assert_eq!(
-        wbc(&["graph", "--format", "mermaid", example]),
-        (0, wbc::dot::mermaid(&graph), String::new())
-    );
-    let bad = "tests/fixtures/bad/e0010_source_connected_twice.wb";
-    for command in ["expand", "graph"] {
-        let (code, out, err) = wbc(&[command, bad]);
-        assert_eq!((code, out.as_str()), (1, ""), "{command}");
-        assert!(err.contains("error[E0010]"), "{command}: {err}");
-    }
-    assert_eq!(wbc(&["expand", "no/such/file.wb"]).0, 2);
-}
-
-/// A clean routing file with `groups * 5` modules and `groups * 10` routes:
-/// per group a listener, a funnel, a roundrobin with seven outputs into a
-/// second funnel, and an output.
-fn large_file(groups: usize) -> String {
-    let mut src = String::new();
-    for i in 0..groups {
-        src.push_str(&format!(
-            "in_{i} = tcp.in(port: {})\nf_{i} = funnel\nrr_{i} = roundrobin\ng_{i} = funnel\n\
-             out_{i} = tcp.out(host: \"10.0.0.2\", port: 9000)\n",
-            1024 + i
-        ));
-    }
-    for i in 0..groups {
-        src.push_str(&format!("in_{i} -> f_{i}\nf_{i} -> rr_{i}\n"));
-        for k in 0..7 {
-            src.push_str(&format!("rr_{i}.q{k} -> g_{i}\n"));
-        }
-        src.push_str(&format!("g_{i} -> out_{i}\n"));
-    }
-    src
-}
-
-/// `cargo test --release -p wbc --test diagnostics -- --ignored --nocapture`
-#[test]
-#[ignore = "benchmark: prints how long checking a 10,000-module file takes"]
-fn bench_check_10k_modules_20k_routes() {
-    let src = large_file(2000);
-    let mut best = std::time::Duration::MAX;
-    for _ in 0..5 {
-        let start = std::time::Instant::now();
-        let checked = check_source(&src);
-        best = best.min(start.elapsed());
-        assert!(checked.diagnostics.is_empty(), "[{}]", summary(&checked));
-        let graph = checked.graph.expect("clean");
-        assert_eq!(
-            (graph.modules.len(), graph.connections.len()),
-            (10_000, 20_000)
-        );
-    }
-    println!(
-        "check_source: 10,000 modules, 20,000 routes, {} bytes: best of 5 {:?}",
-        src.len(),
-        best
-    );
-    let start = std::time::Instant::now();
-    let (file, _) = wbc::parse::parse(&src);
-    let parsed = start.elapsed();
-    let (core, _) = wbc::desugar::desugar(&file);
-    let desugared = start.elapsed();
-    let _ = wbc::check::check(&core);
-    let checked = start.elapsed();
-    println!(
-        "  of which parse {parsed:?}, desugar {:?}, check {:?}",
-        desugared - parsed,
-        checked - desugared
-    );
-}
-
 /// The core table of `src` as `a.q -> b.q` lines.
 fn table(src: &str) -> Vec<String> {
     clean_graph(src, src);
@@ -344,258 +216,6 @@ fn desugaring_on_source_text() {
     );
 }
 
-mod random_files {
-    //! Property: on any routing file built from the language's pieces
-    //! (valid or not), checking never panics, and whenever it yields a
-    //! graph, `expand` writes a file that re-checks without errors, with
-    //! the same warnings, to the same graph.
-
-    use proptest::prelude::*;
-
-    use super::{canonical, check_source};
-
-    const NAMES: &[&str] = &["a", "b", "c", "d", "rr", "fo", "fu", "roundrobin_1"];
-    const KINDS: &[&str] = &[
-        "tcp.in",
-        "tcp.out",
-        "roundrobin",
-        "fanout",
-        "funnel",
-        "stdin",
-        "stdout",
-        "null",
-        "file.out",
-        "metrics.graphite",
-        "tcp.ot",
-        "metrics.prometheus",
-    ];
-    const ARGS: &[&str] = &[
-        "port: 1",
-        "port: 2",
-        "port: 0",
-        "host: \"0.0.0.0\"",
-        "failed: true",
-        "failed: false",
-        "path: \"x.log\"",
-        "reconnect: 250ms",
-        "interval: 5",
-        "port: 1",
-    ];
-    const QUEUES: &[&str] = &["inbox", "outbox", "failed", "one", "two"];
-
-    fn pick(items: &'static [&'static str]) -> impl Strategy<Value = String> {
-        prop::sample::select(items).prop_map(str::to_string)
-    }
-
-    fn decl() -> impl Strategy<Value = String> {
-        (
-            pick(NAMES),
-            pick(KINDS),
-            prop::collection::vec(pick(ARGS), 0..3),
-        )
-            .prop_map(|(n, k, args)| {
-                if args.is_empty() {
-                    format!("{n} = {k}")
-                } else {
-                    format!("{n} = {k}({})", args.join(", "))
-                }
-            })
-    }
-
-    fn expr() -> impl Strategy<Value = String> {
-        let leaf = prop_oneof![
-            pick(NAMES),
-            (pick(NAMES), pick(QUEUES)).prop_map(|(n, q)| format!("{n}.{q}")),
-        ];
-        leaf.prop_recursive(3, 12, 3, |inner| {
-            let op = pick(&["roundrobin", "fanout", "funnel"]);
-            let fallback = prop_oneof![
-                Just(String::new()),
-                Just(" fallback funnel".to_string()),
-                pick(NAMES).prop_map(|n| format!(" fallback {n}")),
-            ];
-            (op, prop::collection::vec(inner, 0..4), fallback).prop_map(
-                |(op, members, fallback)| format!("{op}({}){fallback}", members.join(", ")),
-            )
-        })
-    }
-
-    fn route() -> impl Strategy<Value = String> {
-        prop::collection::vec(expr(), 2..4).prop_map(|stages| stages.join(" -> "))
-    }
-
-    fn file() -> impl Strategy<Value = String> {
-        prop::collection::vec(prop_oneof![decl(), route()], 0..12)
-            .prop_map(|lines| lines.join("\n") + "\n")
-    }
-
-    /// Routes whose every leaf is a new module (`@KIND@` placeholders,
-    /// numbered and declared by [`declare`]), so that most files check clean.
-    fn target() -> impl Strategy<Value = String> {
-        let sink = pick(&[
-            "@tcp.out@",
-            "@file.out@",
-            "@stdout@",
-            "@null@",
-            "@tcp.out@.inbox",
-        ]);
-        let failing = || pick(&["@tcp.out@", "@file.out@"]);
-        sink.prop_recursive(3, 16, 3, move |inner| {
-            let list = |s: BoxedStrategy<String>, min| {
-                prop::collection::vec(s, min..4).prop_map(|m| m.join(", "))
-            };
-            prop_oneof![
-                list(inner.clone().boxed(), 1).prop_map(|m| format!("roundrobin({m})")),
-                list(inner.clone().boxed(), 1).prop_map(|m| format!("fanout({m})")),
-                list(failing().boxed(), 1).prop_map(|m| format!("roundrobin({m}) fallback funnel")),
-                list(failing().boxed(), 1).prop_map(|m| format!("fanout({m}) fallback @null@")),
-                list(failing().boxed(), 2)
-                    .prop_map(|m| format!("roundrobin({m}) fallback @file.out@")),
-            ]
-        })
-    }
-
-    fn source() -> impl Strategy<Value = String> {
-        let leaf = pick(&[
-            "@tcp.in@",
-            "@stdin@",
-            "@metrics.graphite@",
-            "@tcp.in@.outbox",
-        ]);
-        leaf.prop_recursive(2, 8, 3, |inner| {
-            prop::collection::vec(inner, 1..4).prop_map(|m| format!("funnel({})", m.join(", ")))
-        })
-    }
-
-    fn good_route() -> impl Strategy<Value = String> {
-        let middle = pick(&[
-            "",
-            " -> @funnel@",
-            " -> @roundrobin@",
-            " -> @fanout@",
-            " -> @funnel@ -> @fanout@",
-        ]);
-        (source(), middle, target()).prop_map(|(s, m, t)| format!("{s}{m} -> {t}"))
-    }
-
-    /// Replaces every `@KIND@` with a new module name and declares it,
-    /// before or after the routes.
-    fn declare(routes: &[String], decls_first: bool) -> String {
-        let (mut decls, mut body) = (String::new(), String::new());
-        let mut n = 0;
-        for route in routes {
-            let mut rest = route.as_str();
-            while let Some(start) = rest.find('@') {
-                let Some(len) = rest[start + 1..].find('@') else {
-                    break;
-                };
-                let kind = &rest[start + 1..start + 1 + len];
-                n += 1;
-                let args = match kind {
-                    "tcp.in" => format!("(port: {})", 1000 + n),
-                    "tcp.out" => "(port: 9, reconnect: 250ms)".to_string(),
-                    "file.out" => format!("(path: \"f{n}.log\")"),
-                    _ => String::new(),
-                };
-                decls.push_str(&format!("m{n} = {kind}{args}\n"));
-                body.push_str(&format!("{}m{n}", &rest[..start]));
-                rest = &rest[start + len + 2..];
-            }
-            body.push_str(rest);
-            body.push('\n');
-        }
-        if decls_first {
-            decls + &body
-        } else {
-            body + &decls
-        }
-    }
-
-    fn good_file() -> impl Strategy<Value = String> {
-        (prop::collection::vec(good_route(), 1..5), any::<bool>())
-            .prop_map(|(r, first)| declare(&r, first))
-    }
-
-    /// Checks `src`; when it gives a graph, its expansion must re-check to
-    /// the same graph with the same diagnostics. Returns whether it did.
-    fn round_trip(src: &str) -> Result<bool, TestCaseError> {
-        let checked = check_source(src);
-        let Some(graph) = checked.graph else {
-            return Ok(false);
-        };
-        let expanded = wbc::expand::expand(&graph, src);
-        let again = check_source(&expanded);
-        let codes = |d: &[wbc::diagnostic::Diagnostic]| {
-            let mut c: Vec<_> = d.iter().map(|d| d.code).collect();
-            c.sort();
-            c
-        };
-        prop_assert_eq!(
-            codes(&again.diagnostics),
-            codes(&checked.diagnostics),
-            "{}\n{}",
-            src,
-            expanded
-        );
-        let again = again.graph.expect("no errors, so a graph");
-        prop_assert_eq!(
-            canonical(&again),
-            canonical(&graph),
-            "{}\n{}",
-            src,
-            expanded
-        );
-        Ok(true)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
-
-        #[test]
-        fn checking_any_file_never_panics(src in file()) {
-            round_trip(&src)?;
-        }
-
-        #[test]
-        fn clean_files_expand_to_the_same_graph(src in good_file()) {
-            // The generator only builds valid files: one that does not
-            // check clean is a checker (or generator) bug worth seeing.
-            let checked = check_source(&src);
-            prop_assert!(!checked.has_errors(), "{}\n{}", src,
-                wbc::render::human(&checked.diagnostics, "generated.wb", &src, false));
-            prop_assert!(round_trip(&src)?);
-        }
-    }
-}
-
-#[test]
-fn graph_labels_escape_quotes_and_mark_failed_edges() {
-    let src = "i = stdin\nw = file.out(path: \"a \\\"b\\\" \\\\c\")\ndead = null\ni -> w\nw.failed -> dead\n";
-    let graph = clean_graph(src, "labels");
-    let dot = wbc::dot::dot(&graph);
-    assert!(
-        dot.contains(r#""w" [label="w\nfile.out\na \"b\" \\c"];"#),
-        "{dot}"
-    );
-    assert!(
-        dot.contains(r#""w" -> "dead" [label="failed → inbox", style=dashed];"#),
-        "{dot}"
-    );
-    assert!(
-        dot.contains(r#""i" -> "w" [label="outbox → inbox"];"#),
-        "{dot}"
-    );
-    let mermaid = wbc::dot::mermaid(&graph);
-    assert!(
-        mermaid.contains(r#"m1["w<br/>file.out<br/>a #quot;b#quot; \c"]"#),
-        "{mermaid}"
-    );
-    assert!(
-        mermaid.contains(r#"m1 -.->|"failed → inbox"| m2"#),
-        "{mermaid}"
-    );
-}
-
 #[test]
 fn all_errors_of_a_file_are_reported_in_one_run() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -607,4 +227,52 @@ fn all_errors_of_a_file_are_reported_in_one_run() {
         .map(|d| d.code.as_str())
         .collect();
     assert_eq!(codes, ["E0002", "E0004", "E0006", "E0007", "E0009"]);
+}
+
+#[test]
+fn every_example_draws_as_dot_and_mermaid() {
+    insta::glob!("../examples", "*.wb", |path| {
+        let graph = clean_graph(&read(path), &file_name(path));
+        insta::assert_snapshot!("dot", wbc::dot::dot(&graph));
+        insta::assert_snapshot!("mermaid", wbc::dot::mermaid(&graph));
+    });
+}
+
+#[path = "diagnostics/bench.rs"]
+mod bench;
+#[path = "diagnostics/commands.rs"]
+mod commands;
+#[path = "diagnostics/random_files.rs"]
+mod random_files;
+
+#[test]
+fn a_syntax_error_hides_only_the_checks_that_need_the_whole_file() {
+    // `output`'s declaration is broken, so it is missing from the tree:
+    // no "undeclared `output`" and no "`input.outbox` connected nowhere",
+    // but the other declaration's own error is still reported.
+    let src = "input  = tcp.in(port: 10000)\noutput = tcp.out(port 20000)\n\
+               other  = tcp.out(port: 0)\ninput -> output\n";
+    let checked = check_source(src);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0001", "E0006"]);
+    assert!(checked.graph.is_none());
+}
+
+#[test]
+fn the_deepest_nesting_the_parser_accepts_checks_without_overflow() {
+    let depth = wbc::parse::MAX_NESTING - 1;
+    let src = format!(
+        "i = tcp.in(port: 1)\no = stdout\ni -> {}o{}\n",
+        "roundrobin(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let graph = clean_graph(&src, "deep nesting");
+    assert_eq!(
+        (graph.modules.len(), graph.connections.len()),
+        (depth + 2, depth + 1)
+    );
 }

@@ -8,6 +8,10 @@
 //! 3. [`network`]: listen addresses (E0012, W0002);
 //! 4. [`flow`]: dead ends, unused modules and cycles (E0011, W0001, E0013).
 //!
+//! Parsing reports E0001 (and numeric overflow as E0006), desugaring E0009
+//! for a misplaced flow expression and E0015 for a misplaced `fallback`;
+//! [`check_source`] runs all three stages and merges their diagnostics.
+//!
 //! Later checks skip what an earlier one already reported (a module of
 //! unknown kind has no queues to check), so one mistake gives one error.
 //! Everything is keyed by `HashMap`s: checking is linear in the file size.

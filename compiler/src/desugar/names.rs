@@ -13,10 +13,10 @@ pub(super) struct Names {
     /// Flow role of declared modules (first declaration wins, as in `check`)
     /// and of generated ones.
     roles: HashMap<String, Role>,
-    /// `(module, queue)` pairs written explicitly somewhere in the file.
-    written_queues: HashSet<(String, String)>,
-    /// Last number handed out per generated-module kind and per module's
-    /// fresh queues.
+    /// Per module, the queue names written explicitly somewhere in the file.
+    written_queues: HashMap<String, HashSet<String>>,
+    /// Last number handed out: per kind for generated modules (key `kind`),
+    /// per module for fresh queues (key `.module`).
     counters: HashMap<String, u32>,
 }
 
@@ -25,7 +25,7 @@ impl Names {
         let mut names = Names {
             taken: HashSet::new(),
             roles: HashMap::new(),
-            written_queues: HashSet::new(),
+            written_queues: HashMap::new(),
             counters: HashMap::new(),
         };
         for item in &file.items {
@@ -50,8 +50,11 @@ impl Names {
             Expr::Queue(q) => {
                 self.taken.insert(q.module.text.clone());
                 if let Some(queue) = &q.queue {
-                    self.written_queues
-                        .insert((q.module.text.clone(), queue.text.clone()));
+                    let written = self
+                        .written_queues
+                        .entry(q.module.text.clone())
+                        .or_default();
+                    written.insert(queue.text.clone());
                 }
             }
             Expr::Flow(flow) => {
@@ -83,12 +86,14 @@ impl Names {
 
     /// A new queue name `PREFIX_N` of `module` that the file does not write.
     pub(super) fn fresh_queue(&mut self, module: &str, prefix: &str) -> String {
-        let key = format!("{module}.{prefix}");
-        let module = module.to_string();
+        // A flow module has fresh queues on one side only: one counter per
+        // module, keyed `.module` (kind counters are keyed by the kind name).
+        let key = format!(".{module}");
         self.next_free(key, prefix, |names, candidate| {
             names
                 .written_queues
-                .contains(&(module.clone(), candidate.to_string()))
+                .get(module)
+                .is_some_and(|q| q.contains(candidate))
         })
     }
 

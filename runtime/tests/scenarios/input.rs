@@ -112,3 +112,51 @@ pub fn final_counter(log: &str, prefix: &str, counter: &str) -> Option<u64> {
     let at = words.iter().position(|w| *w == counter)?;
     words.get(at + 1)?.parse().ok()
 }
+
+/// A client sends 10 MiB without a newline (with the default `max_line` of
+/// 1 MiB), then `\nafter\n`; another client meanwhile sends a normal line.
+/// The long line is dropped and counted once, the stream resynchronises,
+/// the other client is served, and the proxy never holds the 10 MiB.
+pub fn input_ten_mib_without_newline_bounded_memory() {
+    let sink = Sink::start(SinkOpts {
+        keep_lines: true,
+        ..SinkOpts::default()
+    });
+    let run = start("one", &[sink.port], &[], 1);
+    let mut hostile = TcpStream::connect(("127.0.0.1", run.input)).expect("connect");
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..10 {
+        hostile.write_all(&chunk).expect("write");
+    }
+    let mut other = TcpStream::connect(("127.0.0.1", run.input)).expect("connect");
+    other.write_all(b"other client\n").expect("write");
+    assert_eq!(
+        sink.wait_lines(1, Duration::from_secs(10)),
+        1,
+        "other client not served"
+    );
+    hostile.write_all(b"\nafter\n").expect("write");
+    hostile.shutdown(Shutdown::Write).expect("close");
+    sink.wait_lines(2, Duration::from_secs(10));
+    let (peak, _) = run.proxy.rss_kib();
+    run.proxy.signal("TERM");
+    let mut proxy = run.proxy;
+    let status = proxy.wait(Duration::from_secs(15));
+    let log = proxy.log_text();
+    let dropped = final_counter(&log, "queue input.outbox -> output.inbox", "dropped");
+    let got = sink.stop();
+    println!(
+        "figures input_ten_mib_line: lines={:?} dropped={dropped:?} rss_peak_kib={peak}",
+        got.kept
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(got.kept, vec![b"other client".to_vec(), b"after".to_vec()]);
+    assert_eq!(dropped, Some(1), "{log}");
+    assert!(
+        peak < 8 * 1024 + 6 * 1024,
+        "peak RSS {peak} KiB: the long line was held"
+    );
+    assert!(status.is_some_and(|s| s.success()), "{log}");
+}
