@@ -425,3 +425,16 @@ fn human_rendering_colors_only_when_asked() {
     assert!(!plain.contains('\u{1b}'));
     assert!(colored.contains("\u{1b}["), "{colored:?}");
 }
+
+/// The examples are what users copy: they are kept in the canonical layout
+/// (`wbc fmt examples/*.wb` fixes this test).
+#[test]
+fn examples_are_formatted() {
+    for (name, src) in files("examples") {
+        assert_eq!(
+            wbc::fmt::format(&src).as_deref(),
+            Ok(src.as_str()),
+            "examples/{name}.wb is not formatted"
+        );
+    }
+}

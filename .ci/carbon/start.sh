@@ -32,6 +32,14 @@ case $port in
     '' | *[!0-9]*) echo "PORT must be a number, got \`$port\`" >&2; exit 2 ;;
 esac
 
+# carbon binds with SO_REUSEPORT, so a second carbon on a taken port would
+# start and silently share the traffic with the first. A plain bind fails on
+# any port in use (a SO_REUSEPORT socket included): check with one first.
+if ! python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is in use; pick a free one" >&2
+    exit 1
+fi
+
 mkdir -p "$dir/conf" "$dir/storage/whisper" "$dir/log"
 dir=$(cd "$dir" && pwd)
 # The markers are replaced literally; `|` cannot occur in a path we create.

@@ -48,10 +48,15 @@
 //!   [`SendError::Down`] as soon as the queue is down (roundrobin redirects the
 //!   batch to another member);
 //! * [`Sender::try_send`] never waits: [`SendError::Full`] or
-//!   [`SendError::Down`] leave the batch with the caller. A down tcp.out hands
-//!   its held events to its `failed` queue this way, so the cycle
-//!   `roundrobin -> out.inbox -> out.failed -> funnel -> roundrobin.inbox`
-//!   cannot deadlock: what cannot be handed off is kept and retried.
+//!   [`SendError::Down`] leave the batch with the caller.
+//!
+//! A down tcp.out hands what it holds to its `failed` queue with `try_send`,
+//! or with `send` raced against its reconnect timer in a `select!` (sends are
+//! cancel-safe), never with a wait it cannot leave. So the failover cycle
+//! `roundrobin -> out.inbox -> out.failed -> funnel -> roundrobin.inbox`
+//! cannot deadlock: what cannot be handed off is kept and retried while the
+//! output reconnects, and roundrobin, which only waits for members that are
+//! up, keeps the rest moving.
 //!
 //! The receiver itself can always take events out of a locked queue
 //! ([`Receiver::try_recv`]), e.g. to move them to its `failed` queue.
@@ -86,13 +91,16 @@ pub type Batch = Vec<Bytes>;
 /// Default queue capacity in events (`--queue-capacity` overrides it).
 pub const DEFAULT_CAPACITY: usize = 4096;
 
-/// Recycled vectors kept per queue; more than this are freed.
-const POOL_LIMIT: usize = 32;
+/// Recycled vectors kept per queue; more than this are freed. A queue at
+/// capacity holds a handful of batches, so a few spares keep the steady state
+/// allocation-free while bounding what idle pools pin (at most
+/// `POOL_LIMIT * POOLED_VEC_MAX * 32` bytes per queue, 1 MiB).
+const POOL_LIMIT: usize = 8;
 /// Capacity of a vector allocated when the pool is empty.
 const FRESH_BATCH_CAPACITY: usize = 256;
-/// Vectors that grew beyond this are freed instead of pooled, so one burst of
-/// tiny lines does not pin a huge vector forever.
-const POOLED_VEC_MAX: usize = 16 * 1024;
+/// Vectors that grew beyond this many events are freed instead of pooled, so
+/// one burst of tiny lines does not pin a huge vector forever.
+const POOLED_VEC_MAX: usize = 4 * 1024;
 
 /// Why a send did not happen. The events stay in the caller's batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,19 @@
 //!    modules flush, close and return; the proxy waits briefly for them and
 //!    reports the final counters.
 //!
-//! A second trigger (second signal) or the drain timeout skips to finishing
-//! at once; the report then names how many events were left undelivered.
+//! A second trigger (second signal), a stop trigger while draining because
+//! input ended, or the drain timeout skips to finishing at once; the report
+//! then names how many events were left undelivered, and `launch` exits 1.
+//! A module whose task panics also starts the drain (and makes the exit 1).
+//!
+//! A sink must count an event as delivered only once it is really out of
+//! the proxy (written and flushed, or recorded): when the count reaches zero
+//! the proxy may end at once.
+//!
+//! Known limit: events held by an output that is down and has no `failed`
+//! queue can only be delivered by a reconnect; if none comes before the
+//! drain timeout they are reported undelivered. That includes metrics lines
+//! held by a tcp.out to a carbon that went away.
 //!
 //! # Why an in-flight count and not channel closing
 //!

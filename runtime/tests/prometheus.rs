@@ -161,6 +161,49 @@ async fn serves_every_counter_in_the_text_format() {
     );
 }
 
+/// Names reach the exposition as label values, escaped by the encoder and
+/// read back intact, whatever a hand-written wiring calls its modules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_names_are_escaped_label_values() {
+    let mut proxy = Proxy::new(ProxyOptions::default());
+    let (_tx, _rx) = proxy.queue("in \"put\"", "out\\box", "sink\nv2", "in.box");
+    let prom = Prometheus::new(PrometheusConfig {
+        name: "prom",
+        port: 0,
+        host: "127.0.0.1",
+    })
+    .expect("bind 127.0.0.1:0");
+    let port = prom.local_addr().expect("bound address").port();
+    proxy.spawn(prom);
+    let listener = proxy.context().register_source(SourceKind::Listener);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let running = tokio::spawn(proxy.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+
+    let body = scrape(port, "/metrics").await.body;
+    let e = parse(&body);
+    let from = [
+        ("module", "in \"put\""),
+        ("queue", "out\\box"),
+        ("direction", "in"),
+    ];
+    assert_eq!(
+        e.value("wbc_queue_events_total", &from),
+        Some(0.0),
+        "{body}"
+    );
+    let to = [("module", "sink\nv2"), ("queue", "in.box")];
+    assert_eq!(e.value("wbc_queue_size", &to), Some(0.0), "{body}");
+
+    drop(listener);
+    let _ = stop_tx.send(());
+    tokio::time::timeout(LIMIT, running)
+        .await
+        .expect("proxy stops")
+        .expect("proxy task");
+}
+
 #[tokio::test]
 async fn a_port_in_use_is_a_start_error_naming_module_and_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -134,5 +134,9 @@ impl Drop for Carbon {
             .arg(workspace().join(".ci/carbon/stop.sh"))
             .arg(&self.dir)
             .status();
+        // A failed test keeps carbon's files and log to look at.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -72,22 +72,18 @@ pub fn build_file(
         return Err(ExitCode::from(USAGE));
     };
     let display = path.display().to_string();
-    // TEMPORARY until fe-check's `check_source` lands: the same three stages.
-    let (file, mut diagnostics) = wbc::parse::parse(&src);
-    let (core, more) = wbc::desugar::desugar(&file);
-    diagnostics.extend(more);
-    let (graph, more) = wbc::check::check(&core);
-    diagnostics.extend(more);
+    let checked = wbc::check::check_source(&src);
     let color = source::stderr_color();
     err!(
         "{}",
-        wbc::render::human(&diagnostics, &display, &src, color)
+        wbc::render::human(&checked.diagnostics, &display, &src, color)
     );
-    let errors = diagnostics
+    let errors = checked
+        .diagnostics
         .iter()
         .filter(|d| d.severity() == Severity::Error)
         .count();
-    let graph = match graph {
+    let graph = match checked.graph {
         Some(graph) if errors == 0 => graph,
         _ => {
             let plural = if errors == 1 { "" } else { "s" };

@@ -24,7 +24,11 @@ pub struct Builder<'d> {
 impl Builder<'_> {
     /// `pairs` is the result of parsing `statement_only`.
     pub fn statement(&mut self, pairs: Pairs<'_, Rule>) -> Option<Item> {
-        let statement = pairs.flatten().find(|p| p.as_rule() == Rule::statement)?;
+        let mut pairs = pairs;
+        let statement = pairs
+            .next()?
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::statement)?;
         let inner = statement.into_inner().next()?;
         match inner.as_rule() {
             Rule::decl => self.decl(inner).map(Item::Decl),

@@ -48,8 +48,37 @@ pub fn syntax_error(
         diagnostic = diagnostic.with_help("declarations are written `NAME = KIND(key: value)`");
     } else if expected.starts_with("`:`") && found == "`=`" {
         diagnostic = diagnostic.with_help("arguments are written `key: value`");
+    } else if let Some((word, op)) = misspelt_flow(src, at).filter(|_| found == "`(`") {
+        let word_span = Span::new(at - word.len(), at);
+        diagnostic = Diagnostic::new(
+            Code::E0001,
+            word_span,
+            format!("unknown flow operator `{word}`"),
+        )
+        .with_label("not `roundrobin`, `fanout` or `funnel`")
+        .with_help(format!("did you mean `{op}(...)`?"));
+    } else if expected.contains("`->`") && found == "`(`" {
+        // `input -> tcp.out(port: 1)`: a declaration written inside a route.
+        diagnostic = diagnostic.with_help(
+            "only `roundrobin(...)`, `fanout(...)` and `funnel(...)` can be written inside a route; \
+             declare other modules on their own line (`NAME = KIND(...)`) and name them here",
+        );
     }
     diagnostic
+}
+
+/// The name just before `at` and the flow operator it is a typo of.
+fn misspelt_flow(src: &str, at: usize) -> Option<(&str, &'static str)> {
+    let before = &src[..at];
+    let word = &before[before
+        .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_')
+        .len()..];
+    ["roundrobin", "fanout", "funnel"]
+        .into_iter()
+        .map(|op| (strsim::jaro_winkler(&word.to_lowercase(), op), op))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, op)| (word, op))
 }
 
 /// The E0001 for a statement nested deeper than [`MAX_NESTING`].

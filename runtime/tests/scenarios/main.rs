@@ -8,6 +8,24 @@
 //! process running that graph ([`graphs`]), which is how the cases get a
 //! separate process to measure (RSS) and to signal (SIGTERM).
 //!
+//! Issue 3's acceptance points, case by case:
+//!
+//! | point | case |
+//! |---|---|
+//! | 1 scenario I, sha256-identical | `scenario_1_hello_lines_arrive_byte_identical` |
+//! | 2 roundrobin shares, order, multiset | `scenario_2_roundrobin_two_sinks_split_evenly`, `scenario_2_roundrobin_three_sinks_uneven_count` |
+//! | 3a one sink never listening | `failover_a_sink_never_listening` |
+//! | 3b sink half-closes mid-stream | `failover_b_sink_half_closes_mid_stream` |
+//! | 3c both down, one up 2 s later | `failover_c_both_down_then_one_comes_up` |
+//! | 4 backpressure, bounded RSS | `backpressure_slow_sink_bounded_rss` |
+//! | 5 awkward input | `input_edge_cases_overlong_binary_crlf_empty_partial`, `input_ten_mib_without_newline_bounded_memory` |
+//! | 6 graphite counters | `metrics_graphite_counts_scenario_1` |
+//! | 7 SIGTERM mid-transfer | `shutdown_sigterm_mid_transfer_delivers_everything_read` |
+//!
+//! Beyond them: concurrent and idle clients, retry without a `failed`
+//! queue, the residue of a reset backend, start-up errors, SIGTERM with the
+//! backend down.
+//!
 //! `cargo test -p wbc-runtime --test scenarios -- failover` runs the
 //! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs. Cases
 //! named `bench_*` print throughput figures and only run when named

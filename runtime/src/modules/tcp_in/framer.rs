@@ -50,8 +50,11 @@ impl LineFramer {
                 buf.advance(end + 1);
                 dropped += 1;
             } else {
-                out.push(buf.split_to(end).freeze());
-                buf.advance(1);
+                // One split with the newline, then a truncate (no atomic, no
+                // call into the buffer's bookkeeping) to drop it.
+                let mut line = buf.split_to(end + 1).freeze();
+                line.truncate(end);
+                out.push(line);
             }
         }
         if self.discarding || buf.len() > self.max_line {
