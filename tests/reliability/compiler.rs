@@ -22,6 +22,50 @@ fn wb_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// A file name and a graphite prefix that try to close the string literal
+/// they are generated into, open a raw string, comment out the rest, and
+/// carry non-ASCII text.
+const FILE_NAME: &str = "q\"uote\"); std::process::exit(1); r#\"ü\\n.log";
+const PREFIX: &str = "pre\"fix\"); std::process::exit(1); //ü";
+
+/// Every module named with a Rust keyword (`fn`, `type`, `crate`, `super`,
+/// `self`, `async`, `Self`; queues `loop`, `impl`, `dyn`), the file.out path
+/// ending in [`FILE_NAME`] and the graphite prefix [`PREFIX`].
+fn injection_routing(input: u16, sink: u16, carbon: u16, path: &str) -> String {
+    format!(
+        "fn    = tcp.in(port: {input})\n\
+         type  = fanout\n\
+         crate = tcp.out(port: {sink})\n\
+         super = file.out(path: {})\n\
+         self  = metrics.graphite(interval: 200ms, prefix: {})\n\
+         async = tcp.out(port: {carbon})\n\
+         Self  = null\n\
+         fn -> type\n\
+         type.loop -> crate\n\
+         type.impl -> super\n\
+         type.dyn -> Self\n\
+         self -> async\n",
+        wb_string(path),
+        wb_string(PREFIX)
+    )
+}
+
+/// The generated `main.rs` of the injection routing file, for review: the
+/// hostile texts appear only inside string literals.
+#[test]
+fn injection_routing_generated_code_snapshot() {
+    let path = format!("/var/log/{FILE_NAME}");
+    let src = injection_routing(10000, 20000, 2003, &path);
+    let checked = wbc::check::check_source(&src);
+    let graph = checked.graph.expect("the injection routing file checks");
+    let info = wbc::codegen::SourceInfo::new("injection.wb", src.as_bytes());
+    let code = wbc::codegen::generate(&graph, &info).expect("code generation");
+    // With the other snapshots in tests/snapshots, named after this target.
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("reliability__injection_built_and_run_main_rs", code);
+    });
+}
+
 /// Module and queue names that are Rust keywords, strings that close the
 /// literal, open raw strings, comment out the rest of the line and carry
 /// non-ASCII text: the proxy builds, runs, and uses them as data (the file
@@ -31,25 +75,8 @@ fn wb_string(text: &str) -> String {
 fn injection_attempts_build_into_a_proxy_that_treats_them_as_data() {
     let dir = temp_dir("injection");
     let (input, sink_port, carbon_port) = (free_port(), free_port(), free_port());
-    let file_name = "q\"uote\"); std::process::exit(1); r#\"ü\\n.log";
-    let path = dir.join(file_name);
-    let prefix = "pre\"fix\"); std::process::exit(1); //ü";
-    let routing = format!(
-        "fn    = tcp.in(port: {input})\n\
-         type  = fanout\n\
-         crate = tcp.out(port: {sink_port})\n\
-         super = file.out(path: {})\n\
-         self  = metrics.graphite(interval: 200ms, prefix: {})\n\
-         async = tcp.out(port: {carbon_port})\n\
-         Self  = null\n\
-         fn -> type\n\
-         type.loop -> crate\n\
-         type.impl -> super\n\
-         type.dyn -> Self\n\
-         self -> async\n",
-        wb_string(&path.display().to_string()),
-        wb_string(prefix)
-    );
+    let path = dir.join(FILE_NAME);
+    let routing = injection_routing(input, sink_port, carbon_port, &path.display().to_string());
     let binary = build(&dir, &routing);
     let (sink, carbon) = (Sink::listen(sink_port), Sink::listen(carbon_port));
     let proxy = Proxy::start(&binary, input);
@@ -69,7 +96,7 @@ fn injection_attempts_build_into_a_proxy_that_treats_them_as_data() {
     // Graphite paths are dot-separated: the module makes the prefix one
     // safe component (anything but ASCII alphanumerics, `_` and `-` becomes
     // `_`), so the text cannot add path levels or fields to a line.
-    let prefix: String = prefix
+    let prefix: String = PREFIX
         .chars()
         .map(
             |c| match c.is_ascii_alphanumeric() || c == '_' || c == '-' {
