@@ -70,7 +70,10 @@ fn backend_sigkilled_mid_stream_loses_only_its_socket_residue() {
             t.lost * line
         ),
     );
-    assert_eq!((t.duplicated, t.foreign), (0, 0), "{log}");
+    // The kill may cut a's last line in two: that fragment is the one
+    // foreign line allowed (its event is counted lost).
+    let cut_line = got_a.last().is_some_and(|b| *b != b'\n');
+    assert_eq!((t.duplicated, t.foreign), (0, u64::from(cut_line)), "{log}");
     assert!(
         t.lost * line <= unread_at_kill + SEND_BUFFER + line,
         "lost {} bytes, more than the {unread_at_kill} bytes backend a held unread \
