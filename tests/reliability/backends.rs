@@ -23,42 +23,54 @@ fn stop(proxy: Proxy) -> String {
     log
 }
 
-/// Case 1: backend `a` is SIGKILLed after 200,000 of 1,000,000 events. Its
+/// Case 1: backend `a` is SIGKILLed after 100,000 of 1,000,000 events. Its
 /// kernel resets the connection; tcp.out sends again what `a` had not
 /// acknowledged, through `failed` and the funnel, to `b`. Lost is only the
 /// residue `a` had acknowledged and not read (its receive queue, measured
 /// from /proc/net/tcp just before the kill); nothing arrives twice.
 #[test]
 fn backend_sigkilled_mid_stream_loses_only_its_socket_residue() {
-    const N: u64 = 1_000_000;
+    sigkill_mid_stream("backend_sigkilled", 1_000_000, 100_000);
+}
+
+/// Case 1 at ten times the volume (about 2 minutes in a debug build):
+/// `cargo test -p wbc --test reliability -- --ignored --nocapture sigkilled_ten_million`.
+#[test]
+#[ignore = "long: ten million events, about two minutes"]
+fn backend_sigkilled_ten_million_events() {
+    sigkill_mid_stream("backend_sigkilled_10m", 10_000_000, 1_000_000);
+}
+
+/// Sends `n` events, SIGKILLs backend `a` once it holds `kill_at`.
+fn sigkill_mid_stream(case: &str, n: u64, kill_at: u64) {
     const WIDTH: usize = 16;
     let (_turn, fo) = failover();
     let dir = temp_dir("sigkill");
     let [a, b] = two_backends(&dir, fo, [Pace::default(); 2]);
     let proxy = Proxy::start(&fo.binary, fo.input);
     wait_connected(&dir, || proxy.log());
-    let producer = Producer::spawn(fo.input, 0, N, WIDTH);
+    let producer = Producer::spawn(fo.input, 0, n, WIDTH);
     let line = WIDTH as u64 + 1;
     let reached = wait_until(WAIT, || {
-        backend::received_bytes(&dir, "a") >= 100_000 * line
+        backend::received_bytes(&dir, "a") >= kill_at * line
     });
     assert!(
         reached,
-        "backend a never got 100,000 events\n{}",
+        "backend a never got {kill_at} events\n{}",
         proxy.log()
     );
     let unread_at_kill = rx_queue(a.port);
     let at_kill = backend::received_bytes(&dir, "a") / line;
     a.kill();
     producer.join(WAIT).expect("producer finished");
-    wait_settled(N, Duration::from_secs(3), WAIT, || lines_at(&dir, WIDTH));
+    wait_settled(n, Duration::from_secs(3), WAIT, || lines_at(&dir, WIDTH));
     let peak = proxy.peak_rss_kib();
     let log = stop(proxy);
     drop(b);
     let (got_a, got_b) = (backend::received(&dir, "a"), backend::received(&dir, "b"));
-    let t = tally(&[N], &[&got_a, &got_b]);
+    let t = tally(&[n], &[&got_a, &got_b]);
     figures(
-        "backend_sigkilled",
+        case,
         &t,
         peak,
         &format!(
