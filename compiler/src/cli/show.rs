@@ -21,7 +21,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         None => {
             errln!("error: unknown module kind `{}`", args.kind);
-            if let Some(near) = wbc::check::suggest::nearest(&args.kind, KINDS.iter().map(|k| k.name)) {
+            if let Some(near) =
+                wbc::check::suggest::nearest(&args.kind, KINDS.iter().map(|k| k.name))
+            {
                 errln!("help: did you mean `{near}`?");
             }
             errln!("note: `wbc list` prints every kind");
