@@ -290,3 +290,12 @@ fn string_literals(tokens: proc_macro2::TokenStream) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn empty_graph_generates_a_program_without_unused_bindings() {
+    let code = generate(&Graph::default(), &source()).unwrap();
+    assert!(code.contains("|_proxy: &mut wbc_runtime::Proxy|"), "{code}");
+    assert!(!code.contains("use wbc_runtime::modules"), "{code}");
+    let code = generate(&failover_graph(), &source()).unwrap();
+    assert!(code.contains("|proxy: &mut wbc_runtime::Proxy|"), "{code}");
+}
