@@ -50,7 +50,9 @@ fn sigkill_mid_stream(case: &str, n: u64, kill_at: u64) {
     let [a, b] = two_backends(&dir, fo, [Pace::default(); 2]);
     let proxy = Proxy::start(&fo.binary, fo.input);
     wait_connected(&dir, || proxy.log());
-    let producer = Producer::spawn(fo.input, 0, n, WIDTH);
+    // Paced to last about 4 s, so the kill lands mid-stream however the
+    // two cores are shared.
+    let producer = Producer::spawn_paced(fo.input, 0, n, WIDTH, Some(n / 4));
     let line = WIDTH as u64 + 1;
     let reached = wait_until(WAIT, || {
         backend::received_bytes(&dir, "a") >= kill_at * line
@@ -63,6 +65,7 @@ fn sigkill_mid_stream(case: &str, n: u64, kill_at: u64) {
     let unread_at_kill = rx_queue(a.port);
     let at_kill = backend::received_bytes(&dir, "a") / line;
     a.kill();
+    let sent_at_kill = producer.written() / line;
     producer.join(WAIT).expect("producer finished");
     wait_settled(n, Duration::from_secs(3), WAIT, || lines_at(&dir, WIDTH));
     let peak = proxy.peak_rss_kib();
@@ -75,7 +78,7 @@ fn sigkill_mid_stream(case: &str, n: u64, kill_at: u64) {
         &t,
         peak,
         &format!(
-            "a_before_kill={at_kill} a_total={} b_total={} residue_events={} residue_bytes={} \
+            "sent_at_kill={sent_at_kill} a_before_kill={at_kill} a_total={} b_total={} residue_events={} residue_bytes={} \
              a_unread_bytes_at_kill={unread_at_kill}",
             got_a.len() as u64 / line,
             got_b.len() as u64 / line,
@@ -83,6 +86,7 @@ fn sigkill_mid_stream(case: &str, n: u64, kill_at: u64) {
             t.lost * line
         ),
     );
+    assert!(sent_at_kill < n, "the kill came after the stream ended");
     // The kill may cut a's last line in two: that fragment is the one
     // foreign line allowed (its event is counted lost).
     let cut_line = got_a.last().is_some_and(|b| *b != b'\n');
@@ -116,6 +120,10 @@ fn backend_restarting_three_times_loses_nothing() {
     for generation in 1..=3 {
         std::thread::sleep(Duration::from_millis(1000));
         let accepted = backend::accepted(&dir, "a");
+        assert!(
+            producer.written() < N * (WIDTH as u64 + 1),
+            "restart {generation} came after the stream ended"
+        );
         a.stop();
         std::thread::sleep(Duration::from_millis(300));
         a = Backend::start(&dir, "a", generation, fo.backends[0], Pace::default());
