@@ -33,11 +33,11 @@ fn backend_sigkilled_mid_stream_loses_only_its_socket_residue() {
     sigkill_mid_stream("backend_sigkilled", 1_000_000, 100_000);
 }
 
-/// Case 1 at ten times the volume (about 35 s; kept out of the default run,
+/// Case 1 at ten times the volume (17-35 s; kept out of the default run,
 /// which must stay under ~3 minutes on 2 cores):
 /// `cargo test -p wbc --test reliability -- --ignored --nocapture sigkilled_ten_million`.
 #[test]
-#[ignore = "long: ten million events, about 35 s"]
+#[ignore = "long: ten million events, 17-35 s"]
 fn backend_sigkilled_ten_million_events() {
     sigkill_mid_stream("backend_sigkilled_10m", 10_000_000, 1_000_000);
 }
