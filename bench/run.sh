@@ -330,12 +330,15 @@ latency_row() { # row cmd rate
   local row=$1 cmd=$2 rate=$3 d=$RUNS/latency.$1 i
   rm -rf "$d"; mkdir -p "$d"
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before latency/$row"; return 1; }; done
-  timeout 60 "$TARGET/latency" --to $L --rate "$rate" --seconds 3 --warmup-s 0.5 --wait-ms 10000 $B1 $B2 \
+  local to=$L; [ -n "$cmd" ] || to=$B1 # no relay: the tool's own floor (sender straight into its sink)
+  timeout 60 "$TARGET/latency" --to $to --rate "$rate" --seconds 3 --warmup-s 0.5 --wait-ms 10000 $B1 $B2 \
     > "$d/latency.txt" 2> "$d/latency.err" &
   local lat_pid=$!; EXTRA_PIDS=("$lat_pid")
   wait_listen $B1 && wait_listen $B2 || { log "latency sink not listening"; stop_extras; return 1; }
-  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
-  TIME_PID=$!
+  if [ -n "$cmd" ]; then
+    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+    TIME_PID=$!
+  fi
   wait "$lat_pid" 2>/dev/null || true; EXTRA_PIDS=()
   stop_relay
   extra "latency $row at $rate lines/s (64 B, 3 s, first 0.5 s left out): $(cat "$d/latency.txt")"
@@ -346,7 +349,8 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
     rate=$(max_rate "$row"); [ -n "$rate" ] || rate=$((2 * ${LAT_RATE:-1000000}))
     latency_row "$row" "$BIN/$row" $((rate / 2)) || true
   done
-  rr_rate=$(max_rate wbc-rr 2>/dev/null || true); [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
+  rr_rate=$(max_rate wbc-rr 2>/dev/null || true)
+  [ -n "$rr_rate" ] && { latency_row limit "" $((rr_rate / 2)) || true; }; [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
   latency_row haproxy "haproxy -db -f $CFG/haproxy.cfg" $((rr_rate / 2)) || true
   # and at a light load, where queueing in a busy machine does not dominate
   [ -x "$BIN/wbc-rr" ] && { latency_row wbc-rr "$BIN/wbc-rr" "${LAT_LOW:-100000}" || true; }
