@@ -333,7 +333,11 @@ fn wbc_check_takes_prometheus_as_a_service_outside_routes() {
     assert!(!bad.status.success());
     let text = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        text.contains("error[E0008]") && text.contains("no `inbox`"),
+        text.contains("error[E0008]") && text.contains("takes no routes"),
         "{text}"
+    );
+    assert!(
+        !text.contains("start a route with"),
+        "a service cannot start a route either: {text}"
     );
 }
