@@ -93,6 +93,7 @@ fn allowed_ident(word: &str) -> bool {
         "name",
         "true",
         "false",
+        "_proxy",
     ];
     let numbered = |prefix: &str, suffix: &str| {
         word.strip_prefix(prefix)

@@ -46,6 +46,12 @@ pub(super) fn program(
         Literal::string(&source.sha256),
     );
     let compiler = Literal::string(COMPILER);
+    // A file with nothing to run still builds, without an unused-variable warning.
+    let proxy = if graph.connections.is_empty() && plan.modules.is_empty() {
+        format_ident!("_proxy")
+    } else {
+        format_ident!("proxy")
+    };
     Ok(quote! {
         #imports
         fn main() -> std::process::ExitCode {
@@ -55,7 +61,7 @@ pub(super) fn program(
                     sha256: #sha256,
                     compiler: #compiler,
                 },
-                |proxy: &mut wbc_runtime::Proxy| -> Result<(), wbc_runtime::StartError> {
+                |#proxy: &mut wbc_runtime::Proxy| -> Result<(), wbc_runtime::StartError> {
                     #(#queues)*
                     #(#spawns)*
                     Ok(())

@@ -373,3 +373,12 @@ fn stdin_is_data_like_any_source_that_is_not_metrics() {
     connect(&mut g, ("src", "outbox"), ("sink", "inbox"));
     assert_eq!(internal_flags(&g), [false]);
 }
+
+#[test]
+fn empty_graph_generates_a_program_without_unused_bindings() {
+    let code = generate(&Graph::default(), &source()).unwrap();
+    assert!(code.contains("|_proxy: &mut wbc_runtime::Proxy|"), "{code}");
+    assert!(!code.contains("use wbc_runtime::modules"), "{code}");
+    let code = generate(&failover_graph(), &source()).unwrap();
+    assert!(code.contains("|proxy: &mut wbc_runtime::Proxy|"), "{code}");
+}
