@@ -129,10 +129,15 @@ async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
         let _ = stop_rx.await;
     }));
 
-    // Stalled, not down: carbon is connected and graphite's outbox is full
-    // (graphite drops a round only when it does not fit).
+    // Stalled, not down: once carbon is connected, graphite drops a round
+    // only when its outbox is full (before, also because the outbox is
+    // locked while the tcp.out connects).
+    let up = eventually(LIMIT, || module_value(&ctx, "carbon", "connected") == 1).await;
+    assert!(up, "carbon never connected");
+    let before = stats_of(&ctx, "graphite").dropped;
     let stalled = eventually(LIMIT, || {
-        module_value(&ctx, "carbon", "connected") == 1 && stats_of(&ctx, "graphite").dropped > 0
+        module_value(&ctx, "carbon", "connected") == 1
+            && stats_of(&ctx, "graphite").dropped > before
     })
     .await;
     assert!(

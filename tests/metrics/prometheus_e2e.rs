@@ -220,12 +220,24 @@ fn carbon_stalled_sigterm_exits_0_with_every_event_delivered() {
     let bin = e2e::build(&dir, &src);
     let proxy = Proxy::start(&bin, in_port);
 
-    // Stalled, not down: connected, and graphite's outbox full (a round is
-    // dropped only when it does not fit).
+    // Stalled, not down: once carbon is connected, graphite drops a round
+    // only when its outbox is full (before that, rounds also drop because
+    // the outbox is locked while the tcp.out connects).
+    let dropped = |e: &textformat::Exposition| {
+        queue_value(e, "wbc_queue_dropped_total", "graphite", "outbox", None)
+    };
+    let connected =
+        |e: &textformat::Exposition| e.value("wbc_module_connected", &[("module", "carbon")]);
+    let mut before = 0.0;
+    let up = wait_until(Duration::from_secs(30), || {
+        let e = scrape(prom_port);
+        before = dropped(&e);
+        connected(&e) == Some(1.0)
+    });
+    assert!(up, "carbon never connected:\n{}", proxy.log());
     let stalled = wait_until(Duration::from_secs(30), || {
         let e = scrape(prom_port);
-        e.value("wbc_module_connected", &[("module", "carbon")]) == Some(1.0)
-            && queue_value(&e, "wbc_queue_dropped_total", "graphite", "outbox", None) > 0.0
+        connected(&e) == Some(1.0) && dropped(&e) > before
     });
     assert!(
         stalled,
