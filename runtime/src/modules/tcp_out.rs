@@ -330,10 +330,13 @@ impl TcpOut {
     }
 
     /// The proxy is finishing while this output is down: what it holds is
-    /// reported as undelivered by the proxy (it stays in the in-flight count).
+    /// reported as undelivered by the proxy (it stays in the in-flight count;
+    /// metric lines, in the internal count, are reported as dropped).
     fn give_up(&self, held: Batch) {
         self.connected.store(0, Ordering::Relaxed);
-        if !held.is_empty() {
+        // Metric lines are best effort; the proxy counts those it drops in
+        // one line of its own.
+        if !held.is_empty() && !self.inbox.is_internal() {
             tracing::error!(
                 "module `{}` ({KIND}) ends while down: {} events held for {} are not delivered",
                 self.config.name,
