@@ -212,7 +212,7 @@ pub fn rx_queue(port: u16) -> u64 {
 }
 
 /// Memory bound every case asserts on the proxy's peak RSS.
-pub const RSS_BOUND_KIB: u64 = 96 * 1024;
+pub const RSS_BOUND_KIB: u64 = 64 * 1024;
 
 /// `input -> roundrobin(b1, b2) fallback funnel`, built once per test run.
 /// Its ports are fixed at build time, so the cases that use it take turns

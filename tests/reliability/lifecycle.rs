@@ -86,18 +86,30 @@ fn start_error_unresolvable_host_is_one_clear_line() {
     );
 }
 
-/// A path the test's user may not append to: a read-only file, or (for
-/// root, whom file modes do not stop) a sysfs file nobody may write.
+/// A path the test's user may not append to (permission denied): a
+/// read-only file, or, for root (whom file modes do not stop), a kernel
+/// file nobody may write.
 fn unwritable_path(dir: &Path) -> String {
     use std::os::unix::fs::PermissionsExt;
     let file = dir.join("read-only.log");
     fs::write(&file, b"").expect("create file");
     fs::set_permissions(&file, fs::Permissions::from_mode(0o400)).expect("chmod");
-    let denied = fs::OpenOptions::new().append(true).open(&file).is_err();
-    match denied {
-        true => file.display().to_string(),
-        false => "/sys/kernel/notes".to_string(),
-    }
+    let candidates = [
+        file.display().to_string(),
+        "/sys/kernel/notes".to_string(),
+        "/proc/1/environ".to_string(),
+    ];
+    let denied = |path: &&String| {
+        fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+    };
+    candidates
+        .iter()
+        .find(denied)
+        .cloned()
+        .unwrap_or_else(|| panic!("no path here denies appending: {candidates:?}"))
 }
 
 /// Case 7c: file.out on a path the proxy may not write.
