@@ -82,6 +82,7 @@ fn allowed_ident(word: &str) -> bool {
         "StartError",
         "let",
         "queue",
+        "internal_queue",
         "new",
         "spawn",
         "Ok",

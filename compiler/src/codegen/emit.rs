@@ -24,8 +24,14 @@ pub(super) fn program(
         let from_queue = Literal::string(&c.from.queue);
         let to_module = Literal::string(&graph.module(c.to.module).name);
         let to_queue = Literal::string(&c.to.queue);
+        // Metric-only routes never hold up the drain (see `internal`).
+        let make = if plan.internal[i] {
+            quote!(internal_queue)
+        } else {
+            quote!(queue)
+        };
         quote! {
-            let (#tx, #rx) = proxy.queue(#from_module, #from_queue, #to_module, #to_queue);
+            let (#tx, #rx) = proxy.#make(#from_module, #from_queue, #to_module, #to_queue);
         }
     });
     let spawns = plan
