@@ -17,7 +17,7 @@ use crate::graph::{Graph, Module};
 
 /// A source that reports on the proxy instead of reading from outside.
 fn makes_metric_lines(module: &Module) -> bool {
-    module.kind.name.starts_with("metrics.")
+    module.kind.is_metrics()
 }
 
 /// One flag per connection of `graph`, in connection order: `true` when
