@@ -116,11 +116,15 @@ printf 'listen type linemode 127.0.0.1:%s proto tcp;\ncluster be forward 127.0.0
 haproxy -c -f "$CFG/haproxy.cfg" > "$CFG/haproxy.check" 2>&1 || { log "haproxy config invalid"; cat "$CFG/haproxy.check" >&2; exit 1; }
 nginx -t -e "$CFG/nginx.err" -p "$CFG" -c "$CFG/nginx.conf" > "$CFG/nginx.check" 2>&1 || { log "nginx config invalid"; cat "$CFG/nginx.check" >&2; exit 1; }
 
+# limit-writev: the sender writes the same bytes as writev with two slices per line (line,
+# "\n"), 512 slices per call - the write pattern of a relay that keeps every line in its own
+# buffer - straight into the sink: what that pattern alone costs on this machine.
 # rows: name|mode|command. mode: direct (sender -> sink on B1), one (-> B1), split (-> B1 + B2,
 # lines divided), fanout (-> B1 + B2, each gets every line). -s: carbon-c-relay routes no
 # statistics of its own into the sinks.
 ROWS=(
   "limit|direct|"
+  "limit-writev|direct|"
   "haproxy|split|haproxy -db -f $CFG/haproxy.cfg"
   "nginx|split|nginx -e $CFG/nginx.err -p $CFG -c $CFG/nginx.conf"
   "socat|one|socat TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1"
@@ -159,7 +163,8 @@ kv() { [ -f "$1" ] || return 0; tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | tail -
 
 run_one() { # size name mode cmd tag
   local size=$1 name=$2 mode=$3 cmd=$4 tag=$5 d=$RUNS/$size.$2.$5 ports=$B1 dst=$L expect p
-  local n=${LINES[$size]} opt=()
+  local n=${LINES[$size]} opt=() sendopt=()
+  [ "$name" = limit-writev ] && sendopt=(--iovec-lines 1)
   rm -rf "$d"; mkdir -p "$d"
   [ "$mode" = split ] || [ "$mode" = fanout ] && ports="$B1 $B2"
   [ "$mode" = direct ] && dst=$B1
@@ -176,7 +181,7 @@ run_one() { # size name mode cmd tag
     wait_listen $L || { log "$name: nothing listens on $L"; stop_relay; stop_sink; return 1; }
   fi
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
-  timeout "$MAXRUN" "$TARGET/send" "$dst" "${DATA[$size]}" > "$d/send.txt" 2> "$d/send.err" || log "$name: sender failed"
+  timeout "$MAXRUN" "$TARGET/send" "$dst" "${DATA[$size]}" "${sendopt[@]}" > "$d/send.txt" 2> "$d/send.err" || log "$name: sender failed"
   local i; for ((i = 0; i < MAXRUN * 10; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.1; done
   stop_sink; stop_relay
   local t0 td st lines p1 p2 rss cpu wall ver=-
@@ -263,18 +268,23 @@ table() {
     ns = split(sizes, S, " ")
     for (s = 1; s <= ns; s++) { z = S[s]; if (!k[z]) continue
       printf "\n%s-byte lines: %d lines, %.1f MiB per run (median of %d runs)\n", z, NLS[z], BYS[z] / 1048576, cnt[z, "limit"]
-      printf "%-14s %8s %8s %8s %7s %6s %6s %6s %7s  %-17s %s\n", "row", "wall_s", "MiB/s", "Mlines/s", \
-        "x_limit", "x_hap", "x_ccr", "cpu_s", "rss_MiB", "lines per sink", "correctness (verify run: lines per sink)"
+      printf "%-14s %8s %8s %8s %7s %6s %6s %6s %7s %7s  %-17s %s\n", "row", "wall_s", "MiB/s", "Mlines/s", \
+        "x_limit", "x_hap", "x_ccr", "cpu_s", "cpu/hap", "rss_MiB", "lines per sink", "correctness (verify run: lines per sink)"
       lim = med(z SUBSEP "limit", cnt[z, "limit"]); hap = (cnt[z, "haproxy"] ? med(z SUBSEP "haproxy", cnt[z, "haproxy"]) : 0)
+      hcpu = (cnt[z, "haproxy"] ? cmed(z SUBSEP "haproxy", cnt[z, "haproxy"]) + 0 : 0)
       ccr = (cnt[z, "ccr-any_of"] ? med(z SUBSEP "ccr-any_of", cnt[z, "ccr-any_of"]) : 0)
       for (i = 1; i <= k[z]; i++) { r = order[z, i]; n = cnt[z, r]; w = med(z SUBSEP r, n)
-        printf "%-14s %8.3f %8.1f %8.2f %7s %6s %6s %6s %7s  %-17s %s\n", r (bad[z, r] ? "*" : ""), w, \
-          BYS[z] / 1048576 / w, NLS[z] / 1e6 / w, ratio(w, lim), ratio(w, hap), ratio(w, ccr), cmed(z SUBSEP r, n), \
+        c = cmed(z SUBSEP r, n)
+        printf "%-14s %8.3f %8.1f %8.2f %7s %6s %6s %6s %7s %7s  %-17s %s\n", r (bad[z, r] ? "*" : ""), w, \
+          BYS[z] / 1048576 / w, NLS[z] / 1e6 / w, ratio(w, lim), ratio(w, hap), ratio(w, ccr), c, \
+          ((c != "-" && hcpu > 0) ? sprintf("%.2f", c / hcpu) : "-"), \
           ((z, r) in rss ? sprintf("%.1f", rss[z, r] / 1024) : "-"), share[z, r], ((z, r) in ver ? ver[z, r] : "-") }
       printf "load1 per run: "; for (i = 1; i <= k[z]; i++) { r = order[z, i]; printf "%s=%s ", r, ld[z, r] }; printf "\n"
     } }' "$RES"
   echo "(x_limit, x_hap, x_ccr: lines/s of the row divided by those of limit, haproxy and ccr-any_of in the same run;"
   echo " * = some run did not deliver every line (wall = time to its last byte); lines per sink: last run;"
+  echo " cpu/hap: the relay's CPU seconds (user+sys, median) divided by haproxy's - steadier than wall time on a busy machine;"
+  echo " limit-writev: the sender alone, writing with two iovecs per line (the write shape of tcp.out), no relay;"
   echo " rss_MiB: peak over the runs; MiB/s and lines/s count input bytes/lines (fanout writes twice as much);"
   echo " haproxy and nginx balance connections, so one client's data all goes to one sink)"
 }
@@ -320,12 +330,15 @@ latency_row() { # row cmd rate
   local row=$1 cmd=$2 rate=$3 d=$RUNS/latency.$1 i
   rm -rf "$d"; mkdir -p "$d"
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before latency/$row"; return 1; }; done
-  timeout 60 "$TARGET/latency" --to $L --rate "$rate" --seconds 3 --warmup-s 0.5 --wait-ms 10000 $B1 $B2 \
+  local to=$L; [ -n "$cmd" ] || to=$B1 # no relay: the tool's own floor (sender straight into its sink)
+  timeout 60 "$TARGET/latency" --to $to --rate "$rate" --seconds 3 --warmup-s 0.5 --wait-ms 10000 $B1 $B2 \
     > "$d/latency.txt" 2> "$d/latency.err" &
   local lat_pid=$!; EXTRA_PIDS=("$lat_pid")
   wait_listen $B1 && wait_listen $B2 || { log "latency sink not listening"; stop_extras; return 1; }
-  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
-  TIME_PID=$!
+  if [ -n "$cmd" ]; then
+    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+    TIME_PID=$!
+  fi
   wait "$lat_pid" 2>/dev/null || true; EXTRA_PIDS=()
   stop_relay
   extra "latency $row at $rate lines/s (64 B, 3 s, first 0.5 s left out): $(cat "$d/latency.txt")"
@@ -336,7 +349,8 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
     rate=$(max_rate "$row"); [ -n "$rate" ] || rate=$((2 * ${LAT_RATE:-1000000}))
     latency_row "$row" "$BIN/$row" $((rate / 2)) || true
   done
-  rr_rate=$(max_rate wbc-rr 2>/dev/null || true); [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
+  rr_rate=$(max_rate wbc-rr 2>/dev/null || true)
+  [ -n "$rr_rate" ] && { latency_row limit "" $((rr_rate / 2)) || true; }; [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
   latency_row haproxy "haproxy -db -f $CFG/haproxy.cfg" $((rr_rate / 2)) || true
   # and at a light load, where queueing in a busy machine does not dominate
   [ -x "$BIN/wbc-rr" ] && { latency_row wbc-rr "$BIN/wbc-rr" "${LAT_LOW:-100000}" || true; }

@@ -78,6 +78,29 @@ fn file_with_errors_is_not_built() {
     assert!(!dir.join("bad").exists(), "no binary is written");
 }
 
+/// Warnings are printed like errors but do not stop the build; an unused
+/// module is simply not instantiated.
+#[test]
+fn warnings_are_shown_and_do_not_stop_the_build() {
+    let dir = temp_dir("build-warnings");
+    let routing = format!("{}spare = null\n", one_to_one(free_port(), free_port()));
+    fs::write(dir.join("warn.wb"), routing).unwrap();
+    let build = wbc(
+        &args(&["build", "warn.wb", "--emit-crate", "crate"]),
+        &dir,
+        BUILD_TIMEOUT,
+        Options::default(),
+    );
+    assert_eq!(build.code, Some(0), "{}", build.stderr);
+    says(&build, "warning[W0001]: module `spare` is never used");
+    assert!(dir.join("warn").is_file());
+    let main_rs = fs::read_to_string(dir.join("crate/src/main.rs")).unwrap();
+    assert!(
+        !main_rs.contains("\"spare\"") && !main_rs.contains("Null"),
+        "{main_rs}"
+    );
+}
+
 /// The default output is the file's stem in the current directory (or in
 /// the directory `-o` names); a second build of the unchanged file reuses
 /// the cached binary; the binary
@@ -218,6 +241,40 @@ fn run_passes_io_args_and_exit_code() {
         busy.stderr
     );
     assert!(!busy.stderr.contains("panicked"), "{}", busy.stderr);
+}
+
+/// `--debug` builds with cargo's dev profile; the proxy works the same.
+#[test]
+fn debug_build_works() {
+    let dir = temp_dir("debug");
+    let example = e2e::workspace().join("examples/stdin_to_stdout.wb");
+    let example = example.to_str().unwrap();
+    let build = wbc(
+        &args(&["build", "--debug", example, "-o", "dbg"]),
+        &dir,
+        BUILD_TIMEOUT,
+        Options::default(),
+    );
+    assert_eq!(build.code, Some(0), "{}", build.stderr);
+    assert!(
+        !build.stderr.contains("`release` profile"),
+        "{}",
+        build.stderr
+    );
+    let mut child = Command::new(dir.join("dbg"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start debug proxy");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"debug\n").unwrap();
+    let status = e2e::wait_exit(&mut child, std::time::Duration::from_secs(30))
+        .expect("exits at end of input");
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success());
+    assert_eq!(out, b"debug\n");
 }
 
 /// A string that tries to close the generated literal is compiled into a

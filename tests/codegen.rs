@@ -82,6 +82,7 @@ fn allowed_ident(word: &str) -> bool {
         "StartError",
         "let",
         "queue",
+        "internal_queue",
         "new",
         "spawn",
         "Ok",
@@ -92,6 +93,7 @@ fn allowed_ident(word: &str) -> bool {
         "name",
         "true",
         "false",
+        "_proxy",
     ];
     let numbered = |prefix: &str, suffix: &str| {
         word.strip_prefix(prefix)

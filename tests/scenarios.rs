@@ -87,6 +87,8 @@ fn roundrobin_run(test: &str, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
         sink1.connections() > 0 && sink2.connections() > 0
     });
     assert!(both_up, "outputs did not connect\n{}", proxy.log());
+    // The accept completes a moment before tcp.out marks itself up.
+    std::thread::sleep(Duration::from_millis(200));
     send(input, data);
     wait_for_lines(&proxy, &[&sink1, &sink2], 10_000);
     stop(proxy);

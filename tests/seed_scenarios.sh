@@ -154,6 +154,7 @@ scenario_2() {
     sink "$o2" "$WORK/s2$label.out2"
     start_proxy "s2$label" "$in" || return 1
     wait_for 20 connected "$o1" && wait_for 20 connected "$o2" || fail "outputs did not connect"
+    sleep 0.2   # the accept completes a moment before tcp.out marks itself up
     send "$input" "$in"
     wait_for 60 sum_lines_are "$WORK/s2$label.out1" "$WORK/s2$label.out2" 10000 || fail "lines missing"
     stop_proxy "s2$label"

@@ -108,6 +108,12 @@ impl KindSpec {
         matches!(self.outputs, Queues::Fixed(q) if q.contains(&"failed"))
     }
 
+    /// Kinds that produce events about the proxy itself (counters), not
+    /// user data. Their lines are best effort: shutdown never waits for them.
+    pub fn is_metrics(&self) -> bool {
+        self.name.starts_with("metrics.")
+    }
+
     pub fn is_flow(&self) -> bool {
         matches!(self.role, Role::RoundRobin | Role::Fanout | Role::Funnel)
     }

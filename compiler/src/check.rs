@@ -20,7 +20,7 @@ mod flow;
 mod modules;
 mod network;
 mod routes;
-mod suggest;
+pub mod suggest;
 pub mod values;
 
 use crate::ast;

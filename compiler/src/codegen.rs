@@ -22,6 +22,7 @@
 //! not a broken crate) and printed with `prettyplease`.
 
 mod emit;
+mod internal;
 mod plan;
 
 use std::fmt;

@@ -117,7 +117,8 @@ pub static EXPLANATIONS: &[Explanation] = &[
         text: "A route names a queue that the module's kind does not have. A `tcp.in` only has \
                an `outbox`; a `tcp.out` has an `inbox` and a `failed` queue; a `stdout` only an \
                `inbox`. A plain name means the `outbox` as a source and the `inbox` as a \
-               target, so a module in the middle of a chain `a -> b -> c` must have both.",
+               target, so a module in the middle of a chain `a -> b -> c` must have both. A \
+               `metrics.prometheus` has no queues at all: declare it on its own, in no route.",
         wrong: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\ninput.inbox -> output\n",
         fixed: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\ninput.outbox -> output\n",
     },

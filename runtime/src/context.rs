@@ -19,6 +19,9 @@ use crate::shutdown::{SourceKind, SourceToken};
 #[derive(Debug, Default)]
 pub struct Context {
     in_flight: AtomicI64,
+    /// Like `in_flight`, for events on internal queues (metric lines): never
+    /// waited for by the drain, only reported (see [`crate::shutdown`]).
+    internal_in_flight: AtomicI64,
     stopping: AtomicBool,
     finishing: AtomicBool,
     pub(crate) sources_active: AtomicUsize,
@@ -63,6 +66,33 @@ impl Context {
         let before = self.in_flight.fetch_sub(n as i64, Ordering::AcqRel);
         if before == n as i64 {
             self.changed.notify_waiters();
+        }
+    }
+
+    /// Metric lines (events on internal queues, see
+    /// [`crate::Proxy::internal_queue`]) made and not yet delivered or
+    /// dropped. The drain does not wait for them.
+    pub fn internal_in_flight(&self) -> i64 {
+        self.internal_in_flight.load(Ordering::Acquire)
+    }
+
+    /// `n` more events exist on a queue of the given class.
+    pub(crate) fn count_add(&self, internal: bool, n: u64) {
+        if internal {
+            self.internal_in_flight
+                .fetch_add(n as i64, Ordering::AcqRel);
+        } else {
+            self.in_flight_add(n);
+        }
+    }
+
+    /// `n` events of the given class are finished.
+    pub(crate) fn count_sub(&self, internal: bool, n: u64) {
+        if internal {
+            self.internal_in_flight
+                .fetch_sub(n as i64, Ordering::AcqRel);
+        } else {
+            self.in_flight_sub(n);
         }
     }
 

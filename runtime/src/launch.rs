@@ -273,7 +273,8 @@ fn help(info: &ProxyInfo) -> String {
          \x20 -V, --version           print the routing file and its sha256\n\
          \x20 -h, --help              print this help\n\n\
          SIGINT or SIGTERM stops reading input, delivers what was read, and exits 0;\n\
-         a second signal exits at once.\n",
+         a second signal exits at once. Exit 1: a module could not start, or events\n\
+         were left undelivered (the log says how many). Exit 2: a bad flag.\n",
         name = binary_name(),
         compiler = info.compiler,
         source = info.source,

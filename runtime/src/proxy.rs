@@ -176,6 +176,9 @@ pub struct Report {
     pub drained: bool,
     /// Events read but neither delivered nor dropped (0 when `drained`).
     pub undelivered: u64,
+    /// Metric lines (events on internal queues) still queued or held by an
+    /// output when the proxy ended: dropped, never waited for.
+    pub metrics_dropped: u64,
     /// Every queue's final counters, in creation order.
     pub queues: Vec<QueueReport>,
     /// Modules whose task panicked (a bug); the proxy then drains and ends.
@@ -246,6 +249,27 @@ impl Proxy {
         to_module: &'static str,
         to_queue: &'static str,
     ) -> (Sender, Receiver) {
+        self.new_queue([from_module, from_queue, to_module, to_queue], false)
+    }
+
+    /// Like [`Proxy::queue`], for a connection that carries only events the
+    /// proxy makes itself (every source upstream of it is a metrics module;
+    /// code generation knows). Its events are best effort: the drain does
+    /// not wait for them, and those still queued or held when the proxy
+    /// ends are dropped and counted in [`Report::metrics_dropped`]. A funnel
+    /// that merges them into a data route makes them data from there on.
+    pub fn internal_queue(
+        &mut self,
+        from_module: &'static str,
+        from_queue: &'static str,
+        to_module: &'static str,
+        to_queue: &'static str,
+    ) -> (Sender, Receiver) {
+        self.new_queue([from_module, from_queue, to_module, to_queue], true)
+    }
+
+    fn new_queue(&mut self, ends: [&'static str; 4], internal: bool) -> (Sender, Receiver) {
+        let [from_module, from_queue, to_module, to_queue] = ends;
         let stats = Arc::new(QueueStats::default());
         self.ctx.metrics().add_queue(QueueEntry {
             from_module,
@@ -254,7 +278,12 @@ impl Proxy {
             to_queue,
             stats: stats.clone(),
         });
-        queue::channel(self.ctx.clone(), stats, self.options.queue_capacity)
+        queue::channel(
+            self.ctx.clone(),
+            stats,
+            self.options.queue_capacity,
+            internal,
+        )
     }
 
     /// Starts a module's task.
@@ -304,9 +333,12 @@ impl Proxy {
         let undelivered = ctx.in_flight().max(0) as u64;
         ctx.begin_finishing();
         self.finish(drained).await;
+        // After the modules finished: what they flushed meanwhile is out.
+        let metrics_dropped = ctx.internal_in_flight().max(0) as u64;
         let report = Report {
             drained,
             undelivered,
+            metrics_dropped,
             queues: self.final_counters(),
             failed_modules: std::mem::take(&mut self.failed_modules),
         };
@@ -395,6 +427,12 @@ fn log_report(report: &Report) {
             c.out,
             c.dropped,
             c.size
+        );
+    }
+    if report.metrics_dropped > 0 {
+        tracing::warn!(
+            "{} metric lines dropped at exit (their destination did not take them)",
+            report.metrics_dropped
         );
     }
     if report.drained {

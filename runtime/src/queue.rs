@@ -72,7 +72,9 @@
 //! anyway, read lock-free by metrics. The proxy-wide in-flight count (see
 //! [`crate::shutdown`]) is *not* touched by plain sends and receives: sources
 //! enter events with [`Sender::emit`], sinks retire them with
-//! [`Receiver::delivered`] or [`Receiver::discard`].
+//! [`Receiver::delivered`] or [`Receiver::discard`]. Those calls count in the
+//! class of their queue: an internal queue's events (metric lines) have a
+//! count of their own that the drain does not wait for.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -148,6 +150,9 @@ struct Shared {
     /// Senders waiting for room or for an unlock; `notify_waiters` style.
     room: Notify,
     ctx: Arc<Context>,
+    /// Carries only the proxy's own metric lines: outside the drain's
+    /// in-flight count (see [`crate::Proxy::internal_queue`]).
+    internal: bool,
 }
 
 struct State {
@@ -193,6 +198,7 @@ pub(crate) fn channel(
     ctx: Arc<Context>,
     stats: Arc<QueueStats>,
     capacity: usize,
+    internal: bool,
 ) -> (Sender, Receiver) {
     let wakeup = Arc::new(Notify::new());
     let shared = Arc::new(Shared {
@@ -213,6 +219,7 @@ pub(crate) fn channel(
         up: AtomicBool::new(true),
         room: Notify::new(),
         ctx,
+        internal,
     });
     (
         Sender {
@@ -253,6 +260,13 @@ macro_rules! queue_end_accessors {
         /// The queue's counters.
         pub fn stats(&self) -> &Arc<QueueStats> {
             &self.shared.stats
+        }
+
+        /// Whether this queue carries only the proxy's own metric lines
+        /// ([`crate::Proxy::internal_queue`]): its events never hold up the
+        /// drain.
+        pub fn is_internal(&self) -> bool {
+            self.shared.internal
         }
 
         /// The proxy this queue belongs to (in-flight count, shutdown, metrics).

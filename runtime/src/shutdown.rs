@@ -27,8 +27,21 @@
 //!
 //! Known limit: events held by an output that is down and has no `failed`
 //! queue can only be delivered by a reconnect; if none comes before the
-//! drain timeout they are reported undelivered. That includes metrics lines
-//! held by a tcp.out to a carbon that went away.
+//! drain timeout they are reported undelivered.
+//!
+//! # Metric lines are best effort
+//!
+//! Lines made by `metrics.graphite` travel *internal* queues
+//! ([`crate::Proxy::internal_queue`]; code generation picks them: every
+//! source upstream is a metrics module). They have a count of their own
+//! ([`crate::Context::internal_in_flight`]) that the drain does not wait
+//! for, so a carbon that is down or has stopped reading never delays
+//! shutdown nor makes the exit code 1. When the proxy ends, the lines still
+//! queued or held by a tcp.out (which abandons a write to a stalled carbon
+//! once the proxy is finishing) are dropped and logged as one count
+//! ([`crate::Report::metrics_dropped`]). A funnel merging metric lines into
+//! a data route moves them into the data count ([`crate::Receiver::pass_to`]):
+//! from there on they are waited for like any event.
 //!
 //! # Why an in-flight count and not channel closing
 //!
@@ -38,7 +51,9 @@
 //!
 //! * a source adds each event it emits ([`crate::Sender::emit`]) *before* the
 //!   event becomes visible, so the count never under-reports;
-//! * fanout adds `N - 1` per event (the copies);
+//! * fanout adds `N - 1` per event (the copies), and a tcp.out whose backend
+//!   reset adds back what it wrote but was never acknowledged
+//!   ([`crate::Receiver::add_in_flight`]);
 //! * a sink subtracts each event once it is written (and flushed), discarded
 //!   on purpose (null), or dropped ([`crate::Receiver::delivered`],
 //!   [`crate::Receiver::discard`]).

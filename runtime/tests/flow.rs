@@ -154,10 +154,7 @@ async fn roundrobin_redirects_when_a_full_member_goes_down() {
     // Small queues: member a is never read, fills up, and roundrobin blocks
     // on it (strict rotation). When a goes down, roundrobin must stop
     // waiting and send everything else to b.
-    let mut proxy = Proxy::new(ProxyOptions {
-        queue_capacity: 16,
-        ..ProxyOptions::default()
-    });
+    let mut proxy = proxy_with_capacity(16);
     let (in_tx, in_rx) = proxy.queue("input", "outbox", "rr", "inbox");
     let (a_tx, mut a_rx) = proxy.queue("rr", "a", "a", "inbox");
     let (b_tx, b_rx) = proxy.queue("rr", "b", "b", "inbox");
@@ -231,10 +228,7 @@ async fn fanout_gives_every_output_every_event_without_copying() {
 async fn fanout_keeps_flowing_into_the_failed_route_of_a_down_output() {
     // fanout(primary, mirror); primary is down and hands everything to its
     // failed queue (a dead-letter sink): mirror must not be held back.
-    let mut proxy = Proxy::new(ProxyOptions {
-        queue_capacity: 64,
-        ..ProxyOptions::default()
-    });
+    let mut proxy = proxy_with_capacity(64);
     let (in_tx, in_rx) = proxy.queue("input", "outbox", "fan", "inbox");
     let (p_tx, p_rx) = proxy.queue("fan", "a", "primary", "inbox");
     let (m_tx, m_rx) = proxy.queue("fan", "b", "mirror", "inbox");

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use core_support::*;
 use wbc_runtime::modules::*;
-use wbc_runtime::{Proxy, ProxyOptions};
 
 /// CPU time (user + system) this process has used so far.
 fn cpu_time() -> Duration {
@@ -27,10 +26,7 @@ fn cpu_time() -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_modules_use_no_cpu() {
-    let mut proxy = Proxy::new(ProxyOptions {
-        queue_capacity: 16,
-        ..ProxyOptions::default()
-    });
+    let mut proxy = proxy_with_capacity(16);
     // roundrobin with every member down, holding events
     let (in_tx, in_rx) = proxy.queue("input", "outbox", "rr", "inbox");
     let (a_tx, a_rx) = proxy.queue("rr", "a", "a", "inbox");

@@ -7,18 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use core_support::*;
-use wbc_runtime::{Counters, Proxy, ProxyOptions, SendError, TryRecv};
-
-fn proxy(capacity: usize) -> Proxy {
-    Proxy::new(ProxyOptions {
-        queue_capacity: capacity,
-        ..ProxyOptions::default()
-    })
-}
+use wbc_runtime::{Counters, SendError, TryRecv};
 
 #[tokio::test]
 async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
-    let mut p = proxy(10);
+    let mut p = proxy_with_capacity(10);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     tx.try_send(&mut lines("x", 6)).unwrap();
     let mut five = lines("y", 5);
@@ -37,7 +30,7 @@ async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
 
 #[tokio::test]
 async fn lock_semantics_per_kind_of_send() {
-    let mut p = proxy(4);
+    let mut p = proxy_with_capacity(4);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     rx.lock();
     assert!(!tx.is_up());
@@ -59,7 +52,7 @@ async fn lock_semantics_per_kind_of_send() {
 
 #[tokio::test]
 async fn send_unless_down_stops_waiting_for_room_when_the_queue_goes_down() {
-    let mut p = proxy(2);
+    let mut p = proxy_with_capacity(2);
     let (tx, rx) = p.queue("a", "outbox", "b", "inbox");
     tx.try_send(&mut lines("x", 2)).unwrap();
     let waiting = tokio::spawn(async move {
@@ -77,7 +70,7 @@ async fn send_unless_down_stops_waiting_for_room_when_the_queue_goes_down() {
 
 #[tokio::test]
 async fn send_waits_for_room_and_is_woken_by_a_receive() {
-    let mut p = proxy(2);
+    let mut p = proxy_with_capacity(2);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     tx.try_send(&mut lines("x", 2)).unwrap();
     let waiting = tokio::spawn(async move { tx.send(&mut lines("y", 2)).await });
@@ -95,7 +88,7 @@ async fn send_waits_for_room_and_is_woken_by_a_receive() {
 
 #[tokio::test]
 async fn a_cancelled_send_loses_nothing() {
-    let mut p = proxy(1);
+    let mut p = proxy_with_capacity(1);
     let (tx, _rx) = p.queue("a", "outbox", "b", "inbox");
     tx.try_send(&mut lines("x", 1)).unwrap();
     let mut batch = lines("y", 3);
@@ -106,7 +99,7 @@ async fn a_cancelled_send_loses_nothing() {
 
 #[tokio::test]
 async fn closing_either_end() {
-    let mut p = proxy(8);
+    let mut p = proxy_with_capacity(8);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     let tx2 = tx.clone();
     tx.try_send(&mut lines("x", 2)).unwrap();
@@ -131,7 +124,7 @@ async fn closing_either_end() {
 
 #[tokio::test]
 async fn counters_are_exact() {
-    let mut p = proxy(100);
+    let mut p = proxy_with_capacity(100);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     for _ in 0..7 {
         tx.try_send(&mut lines("x", 9)).unwrap();
@@ -156,7 +149,7 @@ async fn counters_are_exact() {
 
 #[tokio::test]
 async fn vectors_circulate_instead_of_being_allocated() {
-    let mut p = proxy(100);
+    let mut p = proxy_with_capacity(100);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     let mut sent = lines("x", 3);
     let sent_ptr = sent.as_ptr();

@@ -35,10 +35,7 @@ fn endless_source(tx: Sender) -> Arc<AtomicU64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_drains_every_event_read_and_leaves_none_in_flight() {
-    let mut proxy = Proxy::new(ProxyOptions {
-        queue_capacity: 256,
-        ..ProxyOptions::default()
-    });
+    let mut proxy = proxy_with_capacity(256);
     let (in_tx, in_rx) = proxy.queue("input", "outbox", "rr", "inbox");
     let (a_tx, a_rx) = proxy.queue("rr", "a", "a", "inbox");
     let (b_tx, b_rx) = proxy.queue("rr", "b", "b", "inbox");
@@ -70,10 +67,7 @@ async fn stop_drains_every_event_read_and_leaves_none_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_completes_through_a_failover_cycle() {
     // input -> rr -> {up, down}; down.failed -> funnel -> rr.inbox
-    let mut proxy = Proxy::new(ProxyOptions {
-        queue_capacity: 64,
-        ..ProxyOptions::default()
-    });
+    let mut proxy = proxy_with_capacity(64);
     let (in_tx, in_rx) = proxy.queue("input", "outbox", "funnel", "input");
     let (f_tx, f_rx) = proxy.queue("funnel", "outbox", "rr", "inbox");
     let (up_tx, up_rx) = proxy.queue("rr", "up", "up", "inbox");

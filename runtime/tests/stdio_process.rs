@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         .collect();
     let tests: &[(&str, fn())] = cases![
         stdin_to_stdout_is_byte_identical,
+        stdin_drops_an_over_long_line_and_resynchronises,
         file_out_appends_one_event_per_line,
         file_out_write_error_sends_events_to_failed,
         null_counts_everything,
@@ -210,6 +211,27 @@ fn stdin_to_stdout_is_byte_identical() {
         r.stderr
     );
     assert!(r.stderr.contains("drained"), "{}", r.stderr);
+}
+
+fn stdin_drops_an_over_long_line_and_resynchronises() {
+    let mut input = b"before\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 1024 * 1024 + 10));
+    input.extend_from_slice(b"\nafter\n");
+    let r = run("stdout", "", &[], &input);
+    assert!(r.status.success(), "{}", r.stderr);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "before\nafter\n");
+    assert!(
+        r.stderr
+            .contains("queue input.outbox -> output.inbox: in 2 out 2 dropped 1 size 0"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("dropped a line longer than").count(),
+        1,
+        "{}",
+        r.stderr
+    );
 }
 
 fn file_out_appends_one_event_per_line() {

@@ -13,10 +13,11 @@ pub(super) fn cargo_lock() -> &'static [u8] {
     CARGO_LOCK
 }
 
-/// A short hash of every embedded runtime file (names and contents), so a
-/// different runtime gets a different cache directory.
+/// A short hash of every embedded runtime file (names and contents) and of
+/// the lock file, so a different runtime or different dependency versions
+/// get a different cache directory (and so different generated crates).
 pub(super) fn runtime_hash() -> String {
-    let mut all = Vec::new();
+    let mut all = CARGO_LOCK.to_vec();
     for (path, bytes) in RUNTIME_FILES {
         all.extend_from_slice(path.as_bytes());
         all.push(0);

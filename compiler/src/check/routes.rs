@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::modules::Modules;
 use super::suggest::{did_you_mean, nearest};
 use crate::ast::Ident;
-use crate::catalog::{KindSpec, Queues};
+use crate::catalog::{KindSpec, Queues, Role};
 use crate::desugar::{Core, CoreConnection, CoreEndpoint, QueueOrigin};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Connection, Endpoint, ModuleId};
@@ -167,6 +167,9 @@ fn queue_problem(ep: &CoreEndpoint, kind: &KindSpec, dir: Dir) -> Option<Diagnos
     if !wrong_direction && has(this, queue) {
         return None;
     }
+    if kind.role == Role::Service {
+        return Some(service_in_route(ep, kind));
+    }
     let side = if dir == Dir::Source {
         "output"
     } else {
@@ -248,6 +251,26 @@ fn queue_problem(ep: &CoreEndpoint, kind: &KindSpec, dir: Dir) -> Option<Diagnos
         }
     };
     Some(d)
+}
+
+/// A module without queues (metrics.prometheus) named in a route, at either
+/// end: "start the route here" or "end it there" would be wrong advice.
+fn service_in_route(ep: &CoreEndpoint, kind: &KindSpec) -> Diagnostic {
+    let module = &ep.module.text;
+    Diagnostic::new(
+        Code::E0008,
+        ep.queue.span,
+        format!("module `{module}` takes no routes"),
+    )
+    .with_label(format!(
+        "`{module}` is a `{}`, which has no queues",
+        kind.name
+    ))
+    .with_help(format!(
+        "a `{}` {} and takes no routes: declare it on a line of its own, \
+         outside any route",
+        kind.name, kind.summary
+    ))
 }
 
 /// Records the first use of a queue; a second use is E0010.

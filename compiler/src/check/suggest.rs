@@ -3,10 +3,7 @@
 /// The candidate closest to `wrong`, when it is close enough to be a
 /// plausible typo (Jaro-Winkler similarity, as rustc's typo suggestions
 /// use edit distance with a similar cut-off).
-pub(crate) fn nearest<'a>(
-    wrong: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .filter(|c| *c != wrong)

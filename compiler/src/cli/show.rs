@@ -21,7 +21,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         None => {
             errln!("error: unknown module kind `{}`", args.kind);
-            if let Some(near) = nearest(&args.kind) {
+            if let Some(near) =
+                wbc::check::suggest::nearest(&args.kind, KINDS.iter().map(|k| k.name))
+            {
                 errln!("help: did you mean `{near}`?");
             }
             errln!("note: `wbc list` prints every kind");
@@ -96,14 +98,4 @@ fn wrap(text: &str, width: usize) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The catalog kind closest to a misspelling, if any is close enough.
-fn nearest(name: &str) -> Option<&'static str> {
-    KINDS
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k.name), k.name))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }

@@ -24,8 +24,14 @@ pub(super) fn program(
         let from_queue = Literal::string(&c.from.queue);
         let to_module = Literal::string(&graph.module(c.to.module).name);
         let to_queue = Literal::string(&c.to.queue);
+        // Metric-only routes never hold up the drain (see `internal`).
+        let make = if plan.internal[i] {
+            quote!(internal_queue)
+        } else {
+            quote!(queue)
+        };
         quote! {
-            let (#tx, #rx) = proxy.queue(#from_module, #from_queue, #to_module, #to_queue);
+            let (#tx, #rx) = proxy.#make(#from_module, #from_queue, #to_module, #to_queue);
         }
     });
     let spawns = plan
@@ -40,6 +46,12 @@ pub(super) fn program(
         Literal::string(&source.sha256),
     );
     let compiler = Literal::string(COMPILER);
+    // A file with nothing to run still builds, without an unused-variable warning.
+    let proxy = if graph.connections.is_empty() && plan.modules.is_empty() {
+        format_ident!("_proxy")
+    } else {
+        format_ident!("proxy")
+    };
     Ok(quote! {
         #imports
         fn main() -> std::process::ExitCode {
@@ -49,7 +61,7 @@ pub(super) fn program(
                     sha256: #sha256,
                     compiler: #compiler,
                 },
-                |proxy: &mut wbc_runtime::Proxy| -> Result<(), wbc_runtime::StartError> {
+                |#proxy: &mut wbc_runtime::Proxy| -> Result<(), wbc_runtime::StartError> {
                     #(#queues)*
                     #(#spawns)*
                     Ok(())

@@ -8,6 +8,7 @@
 use crate::catalog::{Queues, Role};
 use crate::graph::{Connection, Endpoint, Graph, ModuleId};
 
+use super::internal::internal_connections;
 use super::CodegenError;
 
 /// The one output queue that may stay unconnected: the constructor takes an
@@ -55,6 +56,9 @@ pub(super) struct Plan {
     /// (the checker warns about it as unused) is left out: nothing could
     /// reach it and it could reach nothing. Services are the exception.
     pub modules: Vec<ModulePlan>,
+    /// Per connection: whether it carries only metric lines
+    /// ([`internal_connections`]), so it becomes an internal queue.
+    pub internal: Vec<bool>,
 }
 
 impl Plan {
@@ -76,7 +80,10 @@ impl Plan {
                 outputs,
             });
         }
-        Ok(Plan { modules })
+        Ok(Plan {
+            modules,
+            internal: internal_connections(graph),
+        })
     }
 }
 

@@ -290,3 +290,95 @@ fn string_literals(tokens: proc_macro2::TokenStream) -> Vec<String> {
     }
     out
 }
+
+fn graphite(name: &str) -> Module {
+    module(
+        name,
+        "metrics.graphite",
+        vec![
+            Value::Duration(Duration::from_secs(1)),
+            Value::Str("wishbone".into()),
+        ],
+    )
+}
+
+fn internal_flags(g: &Graph) -> Vec<bool> {
+    plan::Plan::new(g).expect("plan").internal
+}
+
+#[test]
+fn graphite_to_carbon_is_an_internal_queue() {
+    let mut g = Graph::default();
+    g.modules.push(tcp_in("input", 10000));
+    g.modules.push(tcp_out("output", 20000, "127.0.0.1"));
+    g.modules.push(graphite("graphite"));
+    g.modules.push(tcp_out("carbon", 2003, "127.0.0.1"));
+    connect(&mut g, ("input", "outbox"), ("output", "inbox"));
+    connect(&mut g, ("graphite", "outbox"), ("carbon", "inbox"));
+    assert_eq!(internal_flags(&g), [false, true]);
+    let code = generate(&g, &source()).unwrap();
+    // prettyplease may break a long call over lines.
+    let flat: String = code.split_whitespace().collect();
+    assert!(
+        flat.contains(r#"proxy.queue("input","outbox","output","inbox")"#),
+        "{code}"
+    );
+    assert!(
+        flat.contains(r#"proxy.internal_queue("graphite","outbox","carbon","inbox")"#),
+        "{code}"
+    );
+}
+
+#[test]
+fn metrics_merged_with_data_by_a_funnel_are_data_from_there_on() {
+    let mut g = Graph::default();
+    g.modules.push(tcp_in("input", 10000));
+    g.modules.push(graphite("graphite"));
+    g.modules.push(module("funnel_1", "funnel", vec![]));
+    g.modules.push(tcp_out("output", 20000, "127.0.0.1"));
+    connect(&mut g, ("input", "outbox"), ("funnel_1", "in_1"));
+    connect(&mut g, ("graphite", "outbox"), ("funnel_1", "in_2"));
+    connect(&mut g, ("funnel_1", "outbox"), ("output", "inbox"));
+    // graphite's own queue is internal; the funnel's outbox carries data.
+    assert_eq!(internal_flags(&g), [false, true, false]);
+}
+
+#[test]
+fn metrics_failover_cycle_stays_internal_and_data_cycle_does_not() {
+    // Scenario III's failover cycle carries data; a second cycle of the
+    // same shape fed only by graphite carries only metric lines.
+    let mut g = failover_graph();
+    let data_connections = g.connections.len();
+    g.modules.push(graphite("graphite"));
+    g.modules.push(module("funnel_m", "funnel", vec![]));
+    g.modules.push(module("roundrobin_m", "roundrobin", vec![]));
+    g.modules.push(tcp_out("carbon_1", 2003, "127.0.0.1"));
+    g.modules.push(tcp_out("carbon_2", 2004, "127.0.0.1"));
+    connect(&mut g, ("graphite", "outbox"), ("funnel_m", "in_1"));
+    connect(&mut g, ("funnel_m", "outbox"), ("roundrobin_m", "inbox"));
+    connect(&mut g, ("roundrobin_m", "out_1"), ("carbon_1", "inbox"));
+    connect(&mut g, ("roundrobin_m", "out_2"), ("carbon_2", "inbox"));
+    connect(&mut g, ("carbon_1", "failed"), ("funnel_m", "in_2"));
+    connect(&mut g, ("carbon_2", "failed"), ("funnel_m", "in_3"));
+    let flags = internal_flags(&g);
+    assert!(flags[..data_connections].iter().all(|i| !i), "{flags:?}");
+    assert!(flags[data_connections..].iter().all(|i| *i), "{flags:?}");
+}
+
+#[test]
+fn stdin_is_data_like_any_source_that_is_not_metrics() {
+    let mut g = Graph::default();
+    g.modules.push(module("src", "stdin", vec![]));
+    g.modules.push(module("sink", "stdout", vec![]));
+    connect(&mut g, ("src", "outbox"), ("sink", "inbox"));
+    assert_eq!(internal_flags(&g), [false]);
+}
+
+#[test]
+fn empty_graph_generates_a_program_without_unused_bindings() {
+    let code = generate(&Graph::default(), &source()).unwrap();
+    assert!(code.contains("|_proxy: &mut wbc_runtime::Proxy|"), "{code}");
+    assert!(!code.contains("use wbc_runtime::modules"), "{code}");
+    let code = generate(&failover_graph(), &source()).unwrap();
+    assert!(code.contains("|proxy: &mut wbc_runtime::Proxy|"), "{code}");
+}

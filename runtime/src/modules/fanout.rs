@@ -1,6 +1,7 @@
 //! `fanout`: every output gets every event. The copies are `Bytes` clones (a
 //! reference count increment), never copies of the data. Each extra copy
-//! enters the in-flight count, since each is delivered separately.
+//! enters the in-flight count (of the inbox's class, see
+//! [`crate::Receiver::add_in_flight`]), since each is delivered separately.
 //!
 //! An output that is down or full is waited for (every output must get every
 //! event), so the slowest output sets the pace.
@@ -48,23 +49,22 @@ impl<const N: usize> Module for Fanout<N> {
     }
 
     async fn run(mut self) {
-        let ctx = self.inbox.context().clone();
         let mut batch = Vec::new();
         while self.inbox.recv(&mut batch).await {
             let n = batch.len() as u64;
-            ctx.in_flight_add(n * (N as u64 - 1));
+            self.inbox.add_in_flight(n * (N as u64 - 1));
             for i in 0..N - 1 {
                 let copy = &mut self.copies[i];
                 copy.extend(batch.iter().cloned());
                 if self.outputs[i].send(copy).await.is_err() {
                     // The output is gone (only while finishing): these copies
                     // will never be delivered.
-                    ctx.in_flight_sub(copy.len() as u64);
+                    self.inbox.sub_in_flight(copy.len() as u64);
                     copy.clear();
                 }
             }
             if self.outputs[N - 1].send(&mut batch).await.is_err() {
-                ctx.in_flight_sub(batch.len() as u64);
+                self.inbox.sub_in_flight(batch.len() as u64);
                 batch.clear();
             }
         }

@@ -1,6 +1,11 @@
 //! `funnel`: merges its inputs into its outbox, fairly: inputs are visited in
 //! rotation, one batch each per turn, so a busy input cannot starve another.
 //! One shared `Notify` wakes the module when any input gets data.
+//!
+//! A funnel is the one place where metric lines (internal queues, see
+//! [`crate::Proxy::internal_queue`]) can join a data route: events moved
+//! from an internal input into a data outbox enter the drain's in-flight
+//! count there ([`Receiver::pass_to`]).
 
 use std::sync::Arc;
 
@@ -57,6 +62,7 @@ impl<const N: usize> Module for Funnel<N> {
                     TryRecv::Batch => {
                         open += 1;
                         moved = true;
+                        self.inputs[i].pass_to(&self.outbox, batch.len() as u64);
                         if self.outbox.send(&mut batch).await.is_err() {
                             // Outbox gone: only while finishing.
                             return;

@@ -14,7 +14,11 @@
 //! Metrics must never hold the proxy back: a round is sent with
 //! [`crate::Sender::try_emit`], and when the outbox is full or down the round
 //! is dropped (counted in the outbox's `dropped`, logged once per streak)
-//! instead of queueing up behind an unreachable carbon.
+//! instead of queueing up behind an unreachable carbon. Nor do they hold
+//! back shutdown: generated code wires the outbox as an internal queue
+//! ([`crate::Proxy::internal_queue`]), so lines carbon did not take when the
+//! proxy ends are dropped and counted instead of waited for (see
+//! [`crate::shutdown`]).
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -158,9 +158,13 @@ impl TcpOut {
                 self.address
             );
             unacked.connected(&stream);
-            match self.serve(&mut stream, &mut held, &mut unacked).await {
+            match self.serve(&ctx, &mut stream, &mut held, &mut unacked).await {
                 Ok(()) => {
-                    close_gracefully(stream).await;
+                    // Metric lines are best effort: no waiting for a carbon
+                    // that may have stopped reading.
+                    if !self.inbox.is_internal() {
+                        close_gracefully(stream).await;
+                    }
                     self.connected.store(0, Ordering::Relaxed);
                     return;
                 }
@@ -176,7 +180,7 @@ impl TcpOut {
                         }
                     };
                     // They were counted as delivered when written.
-                    ctx.in_flight_add(recovered as u64);
+                    self.inbox.add_in_flight(recovered as u64);
                     let what = match (&self.failed, held.is_empty()) {
                         (_, true) => "nothing held",
                         (Some(_), false) => "handing them to `failed`",
@@ -199,6 +203,7 @@ impl TcpOut {
     /// Writes batches until the inbox ends (`Ok`) or the connection is down.
     async fn serve(
         &mut self,
+        ctx: &Arc<Context>,
         stream: &mut TcpStream,
         held: &mut Batch,
         unacked: &mut Unacked,
@@ -221,8 +226,21 @@ impl TcpOut {
                 }
             }
             let mut cursor = WriteCursor::default();
-            let result = conn::write_batch(stream, held, &mut cursor, &mut frame).await;
+            let write = conn::write_batch(stream, held, &mut cursor, &mut frame);
+            let result = if self.inbox.is_internal() {
+                // Metric lines never hold a finishing proxy: what a stalled
+                // carbon did not take is dropped (counted by the proxy).
+                tokio::select! {
+                    r = write => Some(r),
+                    _ = ctx.finishing() => None,
+                }
+            } else {
+                Some(write.await)
+            };
             self.inbox.delivered(cursor.event as u64);
+            let Some(result) = result else {
+                return Ok(());
+            };
             match result {
                 Ok(()) => unacked.written(stream, held, cursor.done_bytes),
                 Err(down) => {
@@ -316,10 +334,13 @@ impl TcpOut {
     }
 
     /// The proxy is finishing while this output is down: what it holds is
-    /// reported as undelivered by the proxy (it stays in the in-flight count).
+    /// reported as undelivered by the proxy (it stays in the in-flight count;
+    /// metric lines, in the internal count, are reported as dropped).
     fn give_up(&self, held: Batch) {
         self.connected.store(0, Ordering::Relaxed);
-        if !held.is_empty() {
+        // Metric lines are best effort; the proxy counts those it drops in
+        // one line of its own.
+        if !held.is_empty() && !self.inbox.is_internal() {
             tracing::error!(
                 "module `{}` ({KIND}) ends while down: {} events held for {} are not delivered",
                 self.config.name,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::{Batch, Shared, TryRecv};
+use super::{Batch, Sender, Shared, TryRecv};
 use crate::context::Context;
 use crate::metrics::QueueStats;
 
@@ -129,15 +129,43 @@ impl Receiver {
     }
 
     /// A sink finished with `n` events (written, or deliberately discarded
-    /// like `null` does): they leave the proxy's in-flight count.
+    /// like `null` does): they leave the proxy's in-flight count (the
+    /// internal one when this queue [`is_internal`](Receiver::is_internal)).
     pub fn delivered(&self, n: u64) {
-        self.shared.ctx.in_flight_sub(n);
+        self.sub_in_flight(n);
     }
 
     /// A sink gave up on `n` events (no `failed` queue to take them): counted
     /// in this queue's `dropped` counter and retired from the in-flight count.
     pub fn discard(&self, n: u64) {
         self.shared.stats.add_dropped(n);
-        self.shared.ctx.in_flight_sub(n);
+        self.sub_in_flight(n);
+    }
+
+    /// `n` events taken from this queue exist again or once more: fanout's
+    /// extra copies, tcp.out's events that were written (counted delivered)
+    /// but never acknowledged by a backend that reset. Counted in this
+    /// queue's class.
+    pub fn add_in_flight(&self, n: u64) {
+        self.shared.ctx.count_add(self.shared.internal, n);
+    }
+
+    /// `n` events taken from this queue will never be delivered and are
+    /// not counted as dropped anywhere (fanout's copies for an output that
+    /// is gone while finishing).
+    pub fn sub_in_flight(&self, n: u64) {
+        self.shared.ctx.count_sub(self.shared.internal, n);
+    }
+
+    /// `n` events taken from this queue are being sent into `to`: when the
+    /// two queues are of different classes (a funnel merging metric lines
+    /// into a data route) the events move to `to`'s count, so from there on
+    /// the drain waits for them. Call before sending, so the count never
+    /// under-reports.
+    pub fn pass_to(&self, to: &Sender, n: u64) {
+        if self.shared.internal != to.is_internal() {
+            self.shared.ctx.count_add(to.is_internal(), n);
+            self.shared.ctx.count_sub(self.shared.internal, n);
+        }
     }
 }

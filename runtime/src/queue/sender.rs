@@ -92,26 +92,35 @@ impl Sender {
         self.send_waiting(batch, true).await
     }
 
-    /// A source's send: enters the events into the proxy's in-flight count,
-    /// then sends like [`Sender::send`]. Use it for events that did not come
-    /// from another queue (read from a socket or stdin, made by metrics).
+    /// A source's send: enters the events into the proxy's in-flight count
+    /// (the internal one on an internal queue), then sends like
+    /// [`Sender::send`]. Use it for events that did not come from another
+    /// queue (read from a socket or stdin, made by metrics).
     pub async fn emit(&self, batch: &mut Batch) -> Result<(), SendError> {
         let n = batch.len() as u64;
-        self.shared.ctx.in_flight_add(n);
+        self.count_add(n);
         let result = self.send(batch).await;
         if result.is_err() {
-            self.shared.ctx.in_flight_sub(n);
+            self.count_sub(n);
         }
         result
+    }
+
+    fn count_add(&self, n: u64) {
+        self.shared.ctx.count_add(self.shared.internal, n);
+    }
+
+    fn count_sub(&self, n: u64) {
+        self.shared.ctx.count_sub(self.shared.internal, n);
     }
 
     /// [`Sender::try_send`] for a source (see [`Sender::emit`]).
     pub fn try_emit(&self, batch: &mut Batch) -> Result<(), SendError> {
         let n = batch.len() as u64;
-        self.shared.ctx.in_flight_add(n);
+        self.count_add(n);
         let result = self.try_send(batch);
         if result.is_err() {
-            self.shared.ctx.in_flight_sub(n);
+            self.count_sub(n);
         }
         result
     }

@@ -7,10 +7,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
-use wbc_runtime::{Receiver, Report, SendError, Sender, SourceKind, TryRecv};
+use wbc_runtime::{Proxy, ProxyOptions, Receiver, Report, SendError, Sender, SourceKind, TryRecv};
 
 /// Upper bound for any single test's proxy run.
 pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// A proxy whose queues hold `capacity` events.
+pub fn proxy_with_capacity(capacity: usize) -> Proxy {
+    Proxy::new(ProxyOptions {
+        queue_capacity: capacity,
+        ..ProxyOptions::default()
+    })
+}
 
 /// `count` distinct events `prefix-<i>`.
 pub fn lines(prefix: &str, count: usize) -> Vec<Bytes> {
