@@ -69,10 +69,28 @@ impl Drop for TempDir {
     }
 }
 
-/// A port nobody listens on right now (bind port 0, read it, drop it).
+/// A port nobody uses right now, for a process the test starts later.
+///
+/// Ports are taken below Linux's ephemeral range (32768 and up): a port
+/// that the kernel handed out with `bind(0)` can be given again as the local
+/// end of any outgoing connection before the proxy binds it, which made
+/// tests fail with "address already in use" on a busy machine. Each process
+/// walks its own sequence (seeded by its pid) and probes every port by
+/// binding it, so parallel tests and test binaries do not collide.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..SPAN {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + seed.wrapping_add(step.wrapping_mul(7)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 /// Polls `done` every 10 ms until it holds or `timeout` passes.
