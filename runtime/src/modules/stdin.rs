@@ -6,7 +6,8 @@
 //! format: every complete line is a `Bytes` view of the read buffer (no
 //! copy); a line longer than [`MAX_LINE`] is dropped (counted in the outbox's
 //! `dropped`, warned about once) and reading resumes after its next `\n`; a
-//! last line without `\n` is still an event. One read is one batch.
+//! last line without `\n` is still an event. A batch is one read's lines, or
+//! a queue's capacity of them when a read holds more.
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
@@ -53,7 +54,8 @@ impl Module for Stdin {
         let mut framer = LineFramer::new(MAX_LINE as u64);
         let mut batch = self.outbox.fresh_batch();
         let mut warned = false;
-        loop {
+        let limit = self.outbox.capacity();
+        'reading: loop {
             if buf.capacity() - buf.len() < READ_SIZE / 4 {
                 buf.reserve(READ_SIZE.max(buf.len()));
             }
@@ -72,25 +74,37 @@ impl Module for Stdin {
                     true
                 }
             };
-            let dropped = if eof {
-                framer.finish(&mut buf, &mut batch)
-            } else {
-                framer.split(&mut buf, &mut batch)
-            };
-            if dropped > 0 {
-                self.outbox.count_dropped(dropped);
-                if !warned {
-                    warned = true;
-                    tracing::warn!(
-                        "module `{}` (stdin) dropped a line longer than {MAX_LINE} bytes; \
-                         further ones are only counted in `{}.outbox` dropped",
-                        self.name,
-                        self.name
-                    );
+            // At most a queue's capacity a batch: a read of tiny lines is
+            // handed out in several (see `LineFramer`).
+            loop {
+                let dropped = if eof {
+                    framer.finish(&mut buf, &mut batch, limit)
+                } else {
+                    framer.split(&mut buf, &mut batch, limit)
+                };
+                if dropped > 0 {
+                    self.outbox.count_dropped(dropped);
+                    if !warned {
+                        warned = true;
+                        tracing::warn!(
+                            "module `{}` (stdin) dropped a line longer than {MAX_LINE} bytes; \
+                             further ones are only counted in `{}.outbox` dropped",
+                            self.name,
+                            self.name
+                        );
+                    }
                 }
-            }
-            if self.outbox.emit(&mut batch).await.is_err() {
-                break;
+                if self.outbox.emit(&mut batch).await.is_err() {
+                    break 'reading;
+                }
+                let done = if eof {
+                    framer.is_finished(&buf)
+                } else {
+                    !framer.has_pending()
+                };
+                if done {
+                    break;
+                }
             }
             if eof {
                 tracing::info!("module `{}` (stdin) reached end of input", self.name);

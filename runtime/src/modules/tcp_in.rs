@@ -3,11 +3,13 @@
 //! One task accepts clients, one task per client reads it. A client task
 //! reads into its own [`BytesMut`], cuts complete lines off with the
 //! [`LineFramer`] (zero-copy: events are views into the read buffer) and
-//! emits them to the outbox as one batch per read. While the outbox is full,
-//! `emit` waits and the task does not read: the client's socket buffer fills
-//! and TCP flow control slows the producer down. So memory per client is
-//! bounded by one read buffer (`max_line` plus one read) and one batch,
-//! whatever the client sends.
+//! emits them to the outbox in batches of at most the outbox's capacity (a
+//! read of tiny lines is several batches, emitted before the next read).
+//! While the outbox is full, `emit` waits and the task does not read: the
+//! client's socket buffer fills and TCP flow control slows the producer
+//! down. So memory per client is bounded by one read buffer (`max_line` plus
+//! one read) and one batch of at most a queue's capacity in events, whatever
+//! the client sends.
 //!
 //! Over-long lines are dropped and counted in the outbox's `dropped` counter;
 //! the first one of each client is logged with the client's address, later
@@ -174,79 +176,114 @@ struct Client {
     ctx: Arc<Context>,
 }
 
+/// What one attempt to read a client gave.
+enum Read {
+    /// Bytes were appended to the buffer.
+    Data,
+    /// Nothing to read now.
+    Idle,
+    /// End of stream, or the connection failed.
+    Ended,
+    /// The proxy is stopping.
+    Stopping,
+}
+
 impl Client {
     async fn serve(self, stream: TcpStream) {
+        // A batch never exceeds the outbox's capacity: a read of tiny lines
+        // is handed out in several batches (see `LineFramer`).
+        let limit = self.outbox.capacity();
         let mut framer = LineFramer::new(self.max_line);
         let mut buf = BytesMut::new();
         let mut batch: Batch = Vec::new();
         let mut read_size = MIN_READ_SIZE;
         let mut warned = false;
+        let mut ended = false;
         loop {
-            let ready = tokio::select! {
-                biased;
-                _ = self.ctx.stopping() => None,
-                r = stream.readable() => Some(r),
-            };
-            if buf.capacity() - buf.len() < MIN_READ_SPACE {
-                // Doubling while one line spans many reads keeps copying of
-                // a long partial line amortised.
-                buf.reserve(read_size.max(buf.len()));
-            }
-            let read = match ready {
-                None => None,
-                Some(Err(e)) => Some(Err(e)),
-                Some(Ok(())) => match stream.try_read_buf(&mut buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            // Lines the framer still holds go out before the next read (and
+            // before a stop: they are complete lines already received).
+            if !ended && !framer.has_pending() {
+                match self.read(&stream, &mut buf, &mut read_size).await {
+                    Read::Data => {}
+                    Read::Idle => {
                         self.idle(&mut buf, &mut batch, &mut read_size);
                         continue;
                     }
-                    r => Some(r),
-                },
-            };
-            if buf.len() == buf.capacity() {
-                // The read filled the buffer: the client is fast.
-                read_size = (read_size * 2).min(MAX_READ_SIZE);
+                    Read::Ended => ended = true,
+                    Read::Stopping => {
+                        self.discard_unfinished(&buf);
+                        return;
+                    }
+                }
             }
             if batch.capacity() == 0 {
                 batch = self.outbox.fresh_batch();
             }
-            let (ended, dropped) = match read {
-                Some(Ok(0)) => (true, framer.finish(&mut buf, &mut batch)),
-                Some(Ok(_)) => (false, framer.split(&mut buf, &mut batch)),
-                Some(Err(e)) => {
-                    tracing::debug!(
-                        "module `{}` ({KIND}): client {} failed: {e}",
-                        self.module,
-                        self.peer
-                    );
-                    (true, framer.finish(&mut buf, &mut batch))
-                }
-                None => {
-                    self.discard_unfinished(&buf);
-                    (true, 0)
-                }
+            let dropped = if ended {
+                framer.finish(&mut buf, &mut batch, limit)
+            } else {
+                framer.split(&mut buf, &mut batch, limit)
             };
             if dropped > 0 {
-                self.outbox.count_dropped(dropped);
-                if !warned {
-                    warned = true;
-                    tracing::warn!(
-                        "module `{}` ({KIND}): dropped a line longer than {} bytes from client {}; \
-                         further over-long lines from this client are only counted in `{}.outbox` dropped",
-                        self.module,
-                        self.max_line,
-                        self.peer,
-                        self.module
-                    );
-                }
+                self.count_dropped(dropped, &mut warned);
             }
             if !batch.is_empty() && self.outbox.emit(&mut batch).await.is_err() {
                 // The receiver is gone: the proxy is ending without a drain.
                 return;
             }
-            if ended {
+            if ended && framer.is_finished(&buf) {
                 return;
             }
+        }
+    }
+
+    /// Waits until the client can be read (or the proxy stops) and reads
+    /// once into `buf`.
+    async fn read(&self, stream: &TcpStream, buf: &mut BytesMut, read_size: &mut usize) -> Read {
+        let ready = tokio::select! {
+            biased;
+            _ = self.ctx.stopping() => return Read::Stopping,
+            r = stream.readable() => r,
+        };
+        if buf.capacity() - buf.len() < MIN_READ_SPACE {
+            // Doubling while one line spans many reads keeps copying of
+            // a long partial line amortised.
+            buf.reserve((*read_size).max(buf.len()));
+        }
+        match ready.and_then(|()| stream.try_read_buf(buf)) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Idle,
+            Ok(0) => Read::Ended,
+            Ok(_) => {
+                if buf.len() == buf.capacity() {
+                    // The read filled the buffer: the client is fast.
+                    *read_size = (*read_size * 2).min(MAX_READ_SIZE);
+                }
+                Read::Data
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "module `{}` ({KIND}): client {} failed: {e}",
+                    self.module,
+                    self.peer
+                );
+                Read::Ended
+            }
+        }
+    }
+
+    /// Counts over-long lines; the first of this client is logged.
+    fn count_dropped(&self, dropped: u64, warned: &mut bool) {
+        self.outbox.count_dropped(dropped);
+        if !*warned {
+            *warned = true;
+            tracing::warn!(
+                "module `{}` ({KIND}): dropped a line longer than {} bytes from client {}; \
+                 further over-long lines from this client are only counted in `{}.outbox` dropped",
+                self.module,
+                self.max_line,
+                self.peer,
+                self.module
+            );
         }
     }
 

@@ -7,6 +7,15 @@
 //! same allocation, so the line is never copied between the socket and the
 //! output. Only the unterminated tail stays in the buffer.
 //!
+//! A call hands out at most `limit` events (the outbox's capacity): an event
+//! costs a 32-byte handle whatever its length, so a 256 KiB read of empty
+//! lines would otherwise be one batch of 262,144 events (8 MiB of handles),
+//! which a queue admits whole when empty. Complete lines past the limit stay
+//! in the framer as one `Bytes` (the rest of the chunk, no handles yet) and
+//! are handed out first by the next call; the reader calls again, without
+//! reading, while [`LineFramer::has_pending`] says lines are waiting. So
+//! memory per hop follows the queue capacity in events, not the read size.
+//!
 //! Rules (they are the event format of the whole proxy):
 //! - an event is the bytes between two `\n`, without the `\n`; a `\r` before
 //!   the `\n` is part of the event, and bytes are never checked for UTF-8;
@@ -25,8 +34,13 @@ pub struct LineFramer {
     /// Bytes at the front of the buffer already known to hold no `\n`, so a
     /// long line arriving in many reads is scanned once, not once per read.
     scanned: usize,
-    /// Inside an over-long line: everything up to the next `\n` is discarded.
+    /// Inside an over-long line: everything up to the next `\n` in the
+    /// buffer is discarded. (It never applies to `pending`, which comes
+    /// before the buffer in the stream and holds only complete lines.)
     discarding: bool,
+    /// Complete lines (each ending in `\n`) cut off the buffer but not
+    /// handed out yet because the limit was reached; they come first.
+    pending: Bytes,
 }
 
 impl LineFramer {
@@ -35,14 +49,33 @@ impl LineFramer {
             max_line: usize::try_from(max_line).unwrap_or(usize::MAX),
             scanned: 0,
             discarding: false,
+            pending: Bytes::new(),
         }
     }
 
-    /// Moves every complete line at the front of `buf` into `out` and returns
-    /// how many over-long lines were dropped. The unterminated tail stays in
-    /// `buf` (or is discarded when it already exceeds `max_line`).
-    pub fn split(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) -> u64 {
+    /// Whether complete lines already cut off the buffer are waiting: call
+    /// [`split`](Self::split) (or [`finish`](Self::finish)) again before
+    /// reading more.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Moves complete lines into `out`, at most `limit` of them (at least
+    /// one), the waiting ones first, and returns how many over-long lines
+    /// were dropped. The unterminated tail stays in `buf` (or is discarded
+    /// when it already exceeds `max_line`).
+    pub fn split(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>, limit: usize) -> u64 {
+        let mut room = limit.max(1);
         let mut dropped = 0;
+        if self.has_pending() {
+            let pending = std::mem::take(&mut self.pending);
+            dropped += self.hand_out(pending, 0, false, &mut room, out);
+            if self.has_pending() || room == 0 {
+                // The buffer is left alone (its lines come after these), so
+                // `scanned` and `discarding` still describe it.
+                return dropped;
+            }
+        }
         if let Some(last) = memchr::memrchr(b'\n', &buf[self.scanned..]) {
             // Every complete line leaves the buffer in one chunk: one split
             // of the buffer per read, then each event is a slice of the
@@ -51,17 +84,8 @@ impl LineFramer {
             // The first line's start was scanned already: no `\n` in it.
             let from = std::mem::take(&mut self.scanned);
             let chunk = buf.split_to(from + last + 1).freeze();
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', &chunk[from..]) {
-                let end = from + end;
-                if self.discarding || end - start > self.max_line {
-                    self.discarding = false;
-                    dropped += 1;
-                } else {
-                    out.push(chunk.slice(start..end));
-                }
-                start = end + 1;
-            }
+            let discard_first = std::mem::take(&mut self.discarding);
+            dropped += self.hand_out(chunk, from, discard_first, &mut room, out);
         }
         if self.discarding || buf.len() > self.max_line {
             // The line is already too long: keep no more of it than one read.
@@ -74,13 +98,52 @@ impl LineFramer {
         dropped
     }
 
-    /// End of stream: emits the unterminated last line, if any, into `out`.
-    /// Returns 1 when that last line was over-long (and so dropped), else 0.
-    pub fn finish(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) -> u64 {
-        let dropped = self.split(buf, out);
-        let discarding = std::mem::replace(&mut self.discarding, false);
+    /// Hands out the lines of `chunk` (complete lines; no `\n` before
+    /// `from`) while `room` lasts; what is left becomes `pending`. With
+    /// `discard_first` the first line is the end of an over-long one.
+    fn hand_out(
+        &mut self,
+        chunk: Bytes,
+        from: usize,
+        mut discard_first: bool,
+        room: &mut usize,
+        out: &mut Vec<Bytes>,
+    ) -> u64 {
+        let mut dropped = 0;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &chunk[from..]) {
+            let end = from + end;
+            if discard_first || end - start > self.max_line {
+                discard_first = false;
+                dropped += 1;
+            } else {
+                out.push(chunk.slice(start..end));
+                *room -= 1;
+            }
+            start = end + 1;
+            if *room == 0 {
+                break;
+            }
+        }
+        if start < chunk.len() {
+            self.pending = chunk.slice(start..);
+        }
+        dropped
+    }
+
+    /// End of stream: hands out the waiting lines and then the unterminated
+    /// last line, if any, at most `limit` events a call; call it again until
+    /// [`is_finished`](Self::is_finished). Returns how many over-long lines
+    /// were dropped (an over-long last line included).
+    pub fn finish(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>, limit: usize) -> u64 {
+        let before = out.len();
+        let dropped = self.split(buf, out, limit);
+        if self.has_pending() || out.len() - before >= limit.max(1) {
+            // The last line comes after these: next call.
+            return dropped;
+        }
         self.scanned = 0;
-        if discarding {
+        if std::mem::take(&mut self.discarding) {
             buf.clear();
             return dropped + 1;
         }
@@ -88,6 +151,12 @@ impl LineFramer {
             out.push(buf.split().freeze());
         }
         dropped
+    }
+
+    /// Whether [`finish`](Self::finish) has handed out (or counted as
+    /// dropped) everything: no waiting lines, no last line in `buf`.
+    pub fn is_finished(&self, buf: &BytesMut) -> bool {
+        !self.has_pending() && !self.discarding && buf.is_empty()
     }
 }
 
@@ -97,16 +166,51 @@ mod tests {
 
     /// Feeds `chunks` one read at a time; returns (events, dropped).
     fn frame(max_line: u64, chunks: &[&[u8]]) -> (Vec<Vec<u8>>, u64) {
+        frame_limited(max_line, usize::MAX, chunks)
+    }
+
+    /// Like [`frame`], handing out at most `limit` events a call the way
+    /// tcp.in does: after each read, split again while lines are waiting;
+    /// at the end, finish until finished. Checks every call's limit.
+    fn frame_limited(max_line: u64, limit: usize, chunks: &[&[u8]]) -> (Vec<Vec<u8>>, u64) {
         let mut framer = LineFramer::new(max_line);
         let mut buf = BytesMut::new();
-        let mut out = Vec::new();
+        let mut events = Vec::new();
         let mut dropped = 0;
+        let take = |out: Vec<Bytes>, events: &mut Vec<Vec<u8>>| {
+            let most = limit.max(1);
+            assert!(
+                out.len() <= most,
+                "{} events over a limit of {most}",
+                out.len()
+            );
+            events.extend(out.iter().map(|b| b.to_vec()));
+        };
         for chunk in chunks {
             buf.extend_from_slice(chunk);
-            dropped += framer.split(&mut buf, &mut out);
+            for calls in 0.. {
+                assert!(calls <= chunk.len(), "split does not progress");
+                let mut out = Vec::new();
+                dropped += framer.split(&mut buf, &mut out, limit);
+                take(out, &mut events);
+                if !framer.has_pending() {
+                    break;
+                }
+            }
         }
-        dropped += framer.finish(&mut buf, &mut out);
-        (out.iter().map(|b| b.to_vec()).collect(), dropped)
+        for calls in 0.. {
+            assert!(
+                calls <= 1 + events.len() + buf.len(),
+                "finish does not progress"
+            );
+            let mut out = Vec::new();
+            dropped += framer.finish(&mut buf, &mut out, limit);
+            take(out, &mut events);
+            if framer.is_finished(&buf) {
+                break;
+            }
+        }
+        (events, dropped)
     }
 
     fn lines(ls: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -185,11 +289,11 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..1000 {
             buf.extend_from_slice(&[b'x'; 64]);
-            assert_eq!(framer.split(&mut buf, &mut out), 0);
+            assert_eq!(framer.split(&mut buf, &mut out, usize::MAX), 0);
             assert!(buf.is_empty(), "over-long line is not accumulated");
         }
         buf.extend_from_slice(b"tail\nz\n");
-        assert_eq!(framer.split(&mut buf, &mut out), 1);
+        assert_eq!(framer.split(&mut buf, &mut out, usize::MAX), 1);
         assert_eq!(out, vec![Bytes::from_static(b"z")]);
     }
 
@@ -207,12 +311,115 @@ mod tests {
         buf.extend_from_slice(b"one\ntwo\n");
         let start = buf.as_ptr() as usize;
         let mut out = Vec::new();
-        framer.split(&mut buf, &mut out);
+        framer.split(&mut buf, &mut out, usize::MAX);
         assert_eq!(out[0].as_ptr() as usize, start, "no copy of the first line");
         assert_eq!(
             out[1].as_ptr() as usize,
             start + 4,
             "no copy of the second line"
         );
+    }
+
+    #[test]
+    fn split_hands_out_at_most_limit_and_keeps_the_rest_in_order() {
+        let mut framer = LineFramer::new(100);
+        let mut buf = BytesMut::from(&b"a\nb\nc\nd\ne\ntail"[..]);
+        let mut calls = Vec::new();
+        for _ in 0..10 {
+            let mut out = Vec::new();
+            framer.split(&mut buf, &mut out, 2);
+            calls.push(out.iter().map(|b| b.to_vec()).collect::<Vec<_>>());
+            if !framer.has_pending() {
+                break;
+            }
+            assert_eq!(&buf[..], b"tail", "the buffer is cut once per read");
+        }
+        assert_eq!(
+            calls,
+            vec![lines(&[b"a", b"b"]), lines(&[b"c", b"d"]), lines(&[b"e"])]
+        );
+        assert_eq!(&buf[..], b"tail");
+    }
+
+    #[test]
+    fn limit_changes_the_batches_never_the_events() {
+        let inputs: [&[u8]; 6] = [
+            b"a\nbb\nccc\n",
+            b"\n\n\n\n\n\n\n",
+            b"ok\nabcdefgh\n\nfine\nx",
+            b"abcdefghij\n\n\nzz\n",
+            b"\r\n\xff\x00\n\n\nabcdefghijkl",
+            b"1\n22\n333\n4444\n55555\n666666\n",
+        ];
+        for input in inputs {
+            let expected = frame(4, &[input]);
+            for read in 1..=input.len() {
+                let chunks: Vec<&[u8]> = input.chunks(read).collect();
+                for limit in [0, 1, 2, 3, 5, usize::MAX] {
+                    assert_eq!(
+                        frame_limited(4, limit, &chunks),
+                        expected,
+                        "input {input:?} in reads of {read}, limit {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn waiting_lines_are_not_mistaken_for_an_overlong_tail() {
+        // The read ends inside an over-long line while "abcdef" (itself
+        // over-long), "x" and "y" still wait: only "abcdef" and the tail's
+        // line are dropped, and the tail resyncs at its own newline.
+        let (ev, d) = frame_limited(3, 1, &[b"ok\nabcdef\nx\ny\nzzzzzz", b"zz\nw\n"]);
+        assert_eq!(ev, lines(&[b"ok", b"x", b"y", b"w"]));
+        assert_eq!(d, 2);
+    }
+
+    #[test]
+    fn finish_hands_out_everything_a_limit_at_a_time() {
+        let mut framer = LineFramer::new(100);
+        let mut buf = BytesMut::from(&b"\n\n\nlast"[..]);
+        let mut out = Vec::new();
+        assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
+        assert_eq!(out, vec![Bytes::new(), Bytes::new()]);
+        assert!(!framer.is_finished(&buf));
+        out.clear();
+        assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
+        assert_eq!(out, vec![Bytes::new(), Bytes::from_static(b"last")]);
+        assert!(framer.is_finished(&buf));
+    }
+
+    #[test]
+    fn finish_counts_an_overlong_last_line_after_a_full_call() {
+        // The call that hands out the last lines is full: the over-long last
+        // line is counted by the next one, not forgotten.
+        let mut framer = LineFramer::new(3);
+        let mut buf = BytesMut::from(&b"a\nb\nabcdefgh"[..]);
+        let mut out = Vec::new();
+        assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
+        assert_eq!(
+            out,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
+        assert!(!framer.is_finished(&buf));
+        assert_eq!(framer.finish(&mut buf, &mut out, 2), 1);
+        assert_eq!(out.len(), 2);
+        assert!(framer.is_finished(&buf));
+    }
+
+    #[test]
+    fn waiting_lines_still_share_the_read_buffer() {
+        let mut framer = LineFramer::new(100);
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(b"one\ntwo\nsix\n");
+        let start = buf.as_ptr() as usize;
+        let mut out = Vec::new();
+        framer.split(&mut buf, &mut out, 1);
+        framer.split(&mut buf, &mut out, 1);
+        framer.split(&mut buf, &mut out, 1);
+        assert!(!framer.has_pending());
+        let at: Vec<usize> = out.iter().map(|b| b.as_ptr() as usize - start).collect();
+        assert_eq!(at, vec![0, 4, 8], "no copy of waiting lines");
     }
 }

@@ -11,9 +11,13 @@
 //! held (received and acknowledged, never read): no sender can know that.
 //!
 //! Whole batches are kept (the written `Vec` is moved here, not its events
-//! cloned), so this costs nothing per event; memory is bounded by the send
-//! buffer plus one batch. A polite close (the peer shut down its side and
-//! keeps reading) recovers nothing: the peer still reads what is in flight.
+//! cloned), so keeping costs no copy. The send buffer bounds the bytes kept,
+//! but not the events: each costs a 32-byte handle whatever its length, and
+//! a send buffer full of empty lines is half a million of them (16 MiB). So
+//! at most [`EVENT_LIMIT`] events are kept: past it the oldest batches are
+//! forgotten, as if acknowledged. A polite close (the peer shut down its side
+//! and keeps reading) recovers nothing: the peer still reads what is in
+//! flight.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -24,12 +28,29 @@ use crate::queue::Batch;
 /// Emptied vectors kept for reuse.
 const SPARE_LIMIT: usize = 8;
 
+/// Most events kept for recovery: as many 31-byte lines (32 bytes with the
+/// newline) as the kernel's send buffer holds (it doubles [`SEND_BUFFER`]),
+/// so the handles never cost more memory than the bytes they stand for.
+///
+/// A cap in events, rather than counting each event as `len + 1 + 32` bytes
+/// of a byte budget, is the simpler bound and keeps recovery exact for what
+/// matters: every event of 31 bytes or more that the send buffer can hold
+/// is still kept. The trade-off is for shorter events only: when a backend
+/// dies with more than this many of them written and unacknowledged (it had
+/// stopped reading), the oldest are no longer sent again, and are lost with
+/// the backend like the residue of its own receive buffer.
+///
+/// [`SEND_BUFFER`]: super::SEND_BUFFER
+pub const EVENT_LIMIT: usize = 2 * super::SEND_BUFFER as usize / 32;
+
 /// Batches written into one connection and not yet fully acknowledged.
 #[derive(Debug, Default)]
 pub struct Unacked {
     /// Each batch with the stream position (bytes written on this connection)
     /// just after its last newline.
     batches: VecDeque<(Batch, u64)>,
+    /// Events in `batches`.
+    events: usize,
     /// Bytes written on this connection.
     written: u64,
     /// `tcpi_bytes_acked` right after connecting (the handshake may count).
@@ -58,11 +79,25 @@ impl Unacked {
         self.push(std::mem::replace(batch, spare), bytes);
         let acked = self.acked(stream);
         while self.batches.front().is_some_and(|(_, end)| *end <= acked) {
-            if let Some((mut done, _)) = self.batches.pop_front() {
-                done.clear();
-                if self.spare.len() < SPARE_LIMIT {
-                    self.spare.push(done);
-                }
+            self.drop_oldest();
+        }
+        self.cap_events();
+    }
+
+    /// Forgets the oldest batches while more than [`EVENT_LIMIT`] events are
+    /// kept (the trade-off is described there).
+    fn cap_events(&mut self) {
+        while self.events > EVENT_LIMIT {
+            self.drop_oldest();
+        }
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some((mut done, _)) = self.batches.pop_front() {
+            self.events -= done.len();
+            done.clear();
+            if self.spare.len() < SPARE_LIMIT {
+                self.spare.push(done);
             }
         }
     }
@@ -72,11 +107,13 @@ impl Unacked {
     pub fn written_before_failure(&mut self, events: Batch, bytes: u64) {
         if self.base.is_some() && !events.is_empty() {
             self.push(events, bytes);
+            self.cap_events();
         }
     }
 
     fn push(&mut self, batch: Batch, bytes: u64) {
         self.written += bytes;
+        self.events += batch.len();
         self.batches.push_back((batch, self.written));
     }
 
@@ -93,6 +130,7 @@ impl Unacked {
     /// [`recover`](Self::recover) given the acknowledged byte count.
     fn recover_after(&mut self, acked: u64, held: &mut Batch) -> usize {
         let mut lost: Vec<Bytes> = Vec::new();
+        self.events = 0;
         for (batch, end) in self.batches.drain(..) {
             if end <= acked {
                 continue;
@@ -114,6 +152,7 @@ impl Unacked {
     /// Drops everything tracked (the peer closed politely and reads what is
     /// in flight, or the connection ended cleanly).
     pub fn forget(&mut self) {
+        self.events = 0;
         for (mut batch, _) in self.batches.drain(..) {
             batch.clear();
             if self.spare.len() < SPARE_LIMIT {
@@ -215,5 +254,36 @@ mod tests {
         u.written_before_failure(batch(&[b"x"]), 2);
         let mut held = Vec::new();
         assert_eq!(u.recover_after(0, &mut held), 0);
+    }
+
+    #[test]
+    fn past_the_event_limit_the_oldest_batches_are_forgotten() {
+        let empties = |n: usize| -> Batch { vec![Bytes::new(); n] };
+        let mut u = tracking(&[]);
+        let third = EVENT_LIMIT / 3 + 1;
+        for _ in 0..3 {
+            u.written_before_failure(empties(third), third as u64);
+            assert!(u.events <= EVENT_LIMIT);
+        }
+        // Three thirds are over the limit: the first batch is forgotten.
+        assert_eq!(u.events, 2 * third);
+        u.written_before_failure(batch(&[b"last"]), 5);
+        let mut held = Vec::new();
+        assert_eq!(u.recover_after(0, &mut held), 2 * third + 1);
+        assert_eq!(held.last(), Some(&Bytes::from_static(b"last")));
+        assert_eq!(u.events, 0);
+    }
+
+    #[test]
+    fn the_send_buffer_full_of_31_byte_lines_is_kept_whole() {
+        // What the kernel's send buffer (twice SEND_BUFFER) can hold of
+        // 31-byte lines fits the limit: for them recovery is exact.
+        let bytes = 2 * u64::from(crate::modules::tcp_out::SEND_BUFFER);
+        let line: &'static [u8] = &[b'x'; 31];
+        let n = (bytes / 32) as usize;
+        let mut u = tracking(&[]);
+        u.written_before_failure(vec![Bytes::from_static(line); n], bytes);
+        let mut held = Vec::new();
+        assert_eq!(u.recover_after(0, &mut held), n);
     }
 }
