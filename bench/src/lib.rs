@@ -41,6 +41,21 @@ pub fn die(message: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
+/// Connects to 127.0.0.1:`port`, retrying for up to `patience` (the relay
+/// may still be starting); exits with a message when it never answers.
+pub fn connect(port: u16, patience: std::time::Duration) -> std::net::TcpStream {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            Err(e) if std::time::Instant::now() >= deadline => {
+                die(format_args!("connect to 127.0.0.1:{port}: {e}"))
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

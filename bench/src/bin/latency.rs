@@ -18,7 +18,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wbc_bench::{args::Args, die, lines::StampLine, now_ns};
+use wbc_bench::{args::Args, connect, die, lines::StampLine, now_ns};
 
 const MAX_BATCH: u64 = 4096;
 
@@ -166,18 +166,5 @@ fn read_loop(mut stream: TcpStream, warmup: u64, received: &Received) {
         }
         received.bad.fetch_add(bad, Relaxed);
         received.lines.fetch_add(lines, Relaxed);
-    }
-}
-
-fn connect(port: u16, patience: Duration) -> TcpStream {
-    let deadline = Instant::now() + patience;
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => return stream,
-            Err(e) if Instant::now() >= deadline => {
-                die(format_args!("connect to 127.0.0.1:{port}: {e}"))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
     }
 }

@@ -10,8 +10,8 @@
 
 use std::io::{IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
-use wbc_bench::{args::Args, die, now_ns};
+use std::time::Duration;
+use wbc_bench::{args::Args, connect, die, now_ns};
 
 fn main() {
     let args = Args::from_env();
@@ -40,20 +40,6 @@ fn main() {
     let t1 = now_ns();
     let _ = stream.shutdown(Shutdown::Write);
     println!("t0={t0} t1={t1} sent_bytes={}", data.len());
-}
-
-/// Connects, retrying for up to `patience` (the relay may still be starting).
-fn connect(port: u16, patience: Duration) -> TcpStream {
-    let deadline = Instant::now() + patience;
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => return stream,
-            Err(e) if Instant::now() >= deadline => {
-                die(format_args!("connect to 127.0.0.1:{port}: {e}"))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
 }
 
 /// Two slices per line (the line without its `\n`, then `\n`), 512 per
