@@ -10,8 +10,7 @@ mod core_support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use core_support::{collect, eventually, lines, taken, Seen, LIMIT};
-use tokio::sync::oneshot;
+use core_support::{collect, eventually, lines, run_in_background, taken, Seen, LIMIT};
 use wbc_runtime::modules::{Graphite, GraphiteConfig};
 use wbc_runtime::{Context, Counters, Proxy, ProxyOptions, Sender, SourceKind};
 
@@ -97,10 +96,7 @@ async fn lines_are_sanitised_running_totals_stamped_in_seconds() {
     );
     let (events, _sink) = collect(rx);
     let (metrics, _carbon) = collect(grx);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     let total_in = "wbc.test.queue.in_put.out_box.in";
     for round in 1..=2u64 {
@@ -210,10 +206,7 @@ async fn events_flow_while_metrics_cannot_leave(down: bool) {
     };
     proxy.spawn(Graphite::new(graphite, gtx).expect("graphite starts"));
     let (events, _sink) = collect(rx);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     let dropping = eventually(LIMIT, || stats_of(&ctx, "graphite").dropped > 0).await;
     assert!(

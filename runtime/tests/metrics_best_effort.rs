@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use core_support::{collect, eventually, lines, taken, LIMIT};
+use core_support::{collect, eventually, lines, run_in_background, taken, LIMIT};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -124,10 +124,7 @@ async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
     proxy.spawn(TcpOut::new(tcp_out("output", sink_port), rx, None).expect("output starts"));
     proxy.spawn(TcpOut::new(tcp_out("carbon", carbon_port), grx, None).expect("carbon starts"));
     proxy.spawn(Graphite::new(graphite_config(), gtx).expect("graphite starts"));
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     // Stalled, not down: once carbon is connected, graphite drops a round
     // only when its outbox is full (before, also because the outbox is
@@ -207,10 +204,7 @@ async fn metric_lines_a_funnel_merges_into_data_are_delivered_or_counted() {
     };
     proxy.spawn(Graphite::new(graphite, gtx).expect("graphite starts"));
     let (seen, _sink) = collect(frx);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     tokio::time::timeout(LIMIT, emit_all(&tx, lines("e", EVENTS)))
         .await

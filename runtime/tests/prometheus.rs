@@ -12,8 +12,7 @@ mod textformat;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use core_support::{collect, eventually, lines, taken, LIMIT};
-use tokio::sync::oneshot;
+use core_support::{collect, eventually, lines, run_in_background, taken, LIMIT};
 use wbc_runtime::modules::{Prometheus, PrometheusConfig};
 use wbc_runtime::{Proxy, ProxyOptions, SourceKind};
 
@@ -55,10 +54,7 @@ async fn serves_every_counter_in_the_text_format() {
     let port = prom.local_addr().expect("bound address").port();
     proxy.spawn(prom);
     let (seen, _sink) = collect(rx);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     let before = parse(&scrape(port, "/metrics").await.body);
     let v = before.value(
@@ -176,10 +172,7 @@ async fn odd_names_are_escaped_label_values() {
     let port = prom.local_addr().expect("bound address").port();
     proxy.spawn(prom);
     let listener = proxy.context().register_source(SourceKind::Listener);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let running = tokio::spawn(proxy.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, running) = run_in_background(proxy);
 
     let body = scrape(port, "/metrics").await.body;
     let e = parse(&body);

@@ -80,6 +80,18 @@ pub async fn run_to_end(proxy: wbc_runtime::Proxy) -> Report {
     proxy.run_until(tokio::time::sleep(LIMIT)).await
 }
 
+/// Starts the proxy in the background; it runs until the returned sender
+/// is used (or dropped), then drains and the handle yields its report.
+pub fn run_in_background(
+    proxy: wbc_runtime::Proxy,
+) -> (tokio::sync::oneshot::Sender<()>, JoinHandle<Report>) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(proxy.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    (stop_tx, running)
+}
+
 /// Stands in for a tcp.out that is down for good: locks its inbox and moves
 /// everything to its failed queue with `try_send`, keeping what does not fit.
 pub fn down_output(mut inbox: Receiver, failed: Sender) {
