@@ -1,6 +1,6 @@
 //! In-process throughput of the core (queues, flow modules, counters,
 //! in-flight accounting) without sockets: a source task emits N 64-byte
-//! events (slices of one buffer, batches of 1024 like one 64 KiB read) into a
+//! events (one piece of one buffer per batch of 1024, like one 64 KiB read) into a
 //! graph that ends in `null` sinks. Prints events/s per graph; not a test.
 //!
 //! `cargo run --release -p wbc-runtime --example core_bench [events]`
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wbc_runtime::modules::*;
-use wbc_runtime::{Proxy, ProxyOptions, Sender, SourceKind};
+use wbc_runtime::{Lines, Proxy, ProxyOptions, Sender, SourceKind};
 
 const BATCH: usize = 1024;
 
@@ -27,7 +27,8 @@ fn source(tx: Sender, events: usize) {
         let mut left = events;
         while left > 0 {
             let n = left.min(BATCH);
-            batch.extend((0..n).map(|i| chunk.slice(i * 64..i * 64 + 63)));
+            // One piece of n complete lines, as tcp.in hands out a read.
+            batch.push(Lines::new(chunk.slice(..n * 64)).expect("complete lines"));
             if tx.emit(&mut batch).await.is_err() {
                 break;
             }

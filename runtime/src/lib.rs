@@ -21,5 +21,5 @@ pub use context::Context;
 pub use launch::{launch, launch_with_args};
 pub use metrics::{Counters, QueueStats, Registry};
 pub use proxy::{describe_io_error, Module, Proxy, ProxyInfo, ProxyOptions, Report, StartError};
-pub use queue::{Batch, Receiver, SendError, Sender, TryRecv};
+pub use queue::{Batch, Lines, Receiver, SendError, Sender, TryRecv};
 pub use shutdown::{SourceKind, SourceToken};

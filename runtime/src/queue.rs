@@ -7,8 +7,9 @@
 //!
 //! # Batches, and why vectors are swapped instead of moved
 //!
-//! Events travel in a [`Batch`] (`Vec<Bytes>`): one lock and one wake-up per
-//! batch, never per event. The API takes `&mut Batch`:
+//! Events travel in a [`Batch`] (complete lines in a few shared buffers, see
+//! [`batch`]): one lock and one wake-up per batch, never per event. The API
+//! takes `&mut Batch`:
 //!
 //! * a successful send *moves the events out* of the caller's vector and
 //!   leaves an empty vector in its place, taken from the queue's pool of
@@ -81,28 +82,23 @@ use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::context::Context;
 use crate::metrics::QueueStats;
 
-/// A batch of events; each event is one line without its `\n`.
-pub type Batch = Vec<Bytes>;
-
 /// Default queue capacity in events (`--queue-capacity` overrides it).
 pub const DEFAULT_CAPACITY: usize = 4096;
 
-/// Recycled vectors kept per queue; more than this are freed. A queue at
+/// Recycled batches kept per queue; more than this are freed. A queue at
 /// capacity holds a handful of batches, so a few spares keep the steady state
-/// allocation-free while bounding what idle pools pin (at most
-/// `POOL_LIMIT * POOLED_VEC_MAX * 32` bytes per queue, 1 MiB).
+/// allocation-free while bounding what idle pools pin.
 const POOL_LIMIT: usize = 8;
-/// Capacity of a vector allocated when the pool is empty.
-const FRESH_BATCH_CAPACITY: usize = 256;
-/// Vectors that grew beyond this many events are freed instead of pooled, so
-/// one burst of tiny lines does not pin a huge vector forever.
-const POOLED_VEC_MAX: usize = 4 * 1024;
+/// Pieces a batch allocated when the pool is empty has room for.
+const FRESH_BATCH_CAPACITY: usize = 16;
+/// Batches that grew beyond this many pieces are freed instead of pooled, so
+/// one burst (many small batches merged) does not pin a large vector.
+const POOLED_VEC_MAX: usize = 1024;
 
 /// Why a send did not happen. The events stay in the caller's batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +184,7 @@ impl State {
     fn fresh(&mut self) -> Batch {
         self.pool
             .pop()
-            .unwrap_or_else(|| Vec::with_capacity(FRESH_BATCH_CAPACITY))
+            .unwrap_or_else(|| Batch::with_capacity(FRESH_BATCH_CAPACITY))
     }
 }
 
@@ -276,8 +272,13 @@ macro_rules! queue_end_accessors {
     };
 }
 
+mod batch;
+mod newlines;
 mod receiver;
 mod sender;
 
+pub(crate) use batch::count_newlines;
+pub use batch::{Batch, Lines};
+pub(crate) use newlines::Newlines;
 pub use receiver::Receiver;
 pub use sender::Sender;

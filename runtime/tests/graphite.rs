@@ -77,9 +77,7 @@ async fn graphite_reports_10000_in_and_out_on_both_ends_of_a_queue() {
         .context()
         .register_source(wbc_runtime::SourceKind::Listener);
     let run = tokio::spawn(proxy.run_until(stop_rx));
-    for chunk in lines("hello", 10_000).chunks(1_000) {
-        in_tx.emit(&mut chunk.to_vec()).await.unwrap();
-    }
+    emit_in_batches(&in_tx, &lines("hello", 10_000), 1_000).await;
     drop((in_tx, source));
 
     let want = [

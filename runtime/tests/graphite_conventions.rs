@@ -10,7 +10,9 @@ mod core_support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use core_support::{collect, eventually, lines, run_in_background, taken, Seen, LIMIT};
+use core_support::{
+    collect, emit_in_batches, eventually, lines, run_in_background, taken, Seen, LIMIT,
+};
 use wbc_runtime::modules::{Graphite, GraphiteConfig};
 use wbc_runtime::{Context, Counters, Proxy, ProxyOptions, Sender, SourceKind};
 
@@ -22,11 +24,7 @@ fn now_secs() -> u64 {
 }
 
 async fn emit(tx: &Sender, count: usize) {
-    let mut events = lines("e", count);
-    for chunk in events.chunks_mut(250) {
-        let mut batch = chunk.to_vec();
-        tx.emit(&mut batch).await.expect("emit");
-    }
+    emit_in_batches(tx, &lines("e", count), 250).await;
 }
 
 /// One emitted line, split: `PATH VALUE SECONDS`.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use core_support::{collect, eventually, lines, run_in_background, taken, LIMIT};
+use core_support::{collect, emit_in_batches, eventually, lines, run_in_background, taken, LIMIT};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -38,10 +38,7 @@ fn module_value(ctx: &Context, module: &str, metric: &str) -> u64 {
 }
 
 async fn emit_all(tx: &Sender, events: Vec<bytes::Bytes>) {
-    for chunk in events.chunks(250) {
-        let mut batch = chunk.to_vec();
-        tx.emit(&mut batch).await.expect("emit");
-    }
+    emit_in_batches(tx, &events, 250).await;
 }
 
 /// A backend that reads everything, counting lines, until the proxy closes.

@@ -12,7 +12,7 @@ mod textformat;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use core_support::{collect, eventually, lines, run_in_background, taken, LIMIT};
+use core_support::{collect, emit_in_batches, eventually, lines, run_in_background, taken, LIMIT};
 use wbc_runtime::modules::{Prometheus, PrometheusConfig};
 use wbc_runtime::{Proxy, ProxyOptions, SourceKind};
 
@@ -67,11 +67,7 @@ async fn serves_every_counter_in_the_text_format() {
     );
     assert_eq!(v, Some(0.0));
 
-    let mut events = lines("e", EVENTS);
-    for chunk in events.chunks_mut(500) {
-        let mut batch = chunk.to_vec();
-        tx.emit(&mut batch).await.expect("emit");
-    }
+    emit_in_batches(&tx, &lines("e", EVENTS), 500).await;
     assert!(
         eventually(LIMIT, || taken(&seen).len() == EVENTS).await,
         "sink got {}",

@@ -1,31 +1,30 @@
 //! The queue itself: capacity in events, lock semantics per kind of send,
-//! closing, exact counters, recycled vectors and cancel safety.
+//! closing, exact counters, recycled batches and cancel safety.
 
 mod core_support;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use core_support::*;
-use wbc_runtime::{Counters, SendError, TryRecv};
+use wbc_runtime::{Batch, Counters, SendError, TryRecv};
 
 #[tokio::test]
 async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
     let mut p = proxy_with_capacity(10);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
-    tx.try_send(&mut lines("x", 6)).unwrap();
-    let mut five = lines("y", 5);
+    tx.try_send(&mut batch("x", 6)).unwrap();
+    let mut five = batch("y", 5);
     assert_eq!(tx.try_send(&mut five), Err(SendError::Full));
     assert_eq!(five.len(), 5, "a refused batch stays with the caller");
-    tx.try_send(&mut lines("z", 4)).unwrap();
+    tx.try_send(&mut batch("z", 4)).unwrap();
     assert_eq!(rx.len(), 10);
 
-    let mut got = Vec::new();
+    let mut got = Batch::new();
     while rx.try_recv(&mut got) == TryRecv::Batch {}
     assert_eq!(got.len(), 10);
     // Larger than the capacity: only an empty queue takes it, or it could never pass.
-    tx.try_send(&mut lines("big", 25)).unwrap();
-    assert_eq!(tx.try_send(&mut lines("more", 1)), Err(SendError::Full));
+    tx.try_send(&mut batch("big", 25)).unwrap();
+    assert_eq!(tx.try_send(&mut batch("more", 1)), Err(SendError::Full));
 }
 
 #[tokio::test]
@@ -34,31 +33,31 @@ async fn lock_semantics_per_kind_of_send() {
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     rx.lock();
     assert!(!tx.is_up());
-    assert_eq!(tx.try_send(&mut lines("x", 1)), Err(SendError::Down));
+    assert_eq!(tx.try_send(&mut batch("x", 1)), Err(SendError::Down));
     assert_eq!(
-        tx.send_unless_down(&mut lines("x", 1)).await,
+        tx.send_unless_down(&mut batch("x", 1)).await,
         Err(SendError::Down)
     );
     // A plain send still fills a down queue up to its capacity.
-    tx.send(&mut lines("x", 4)).await.unwrap();
+    tx.send(&mut batch("x", 4)).await.unwrap();
     assert_eq!(rx.len(), 4);
     // The receiver can always take from its own locked queue.
-    let mut got = Vec::new();
+    let mut got = Batch::new();
     assert_eq!(rx.try_recv(&mut got), TryRecv::Batch);
     rx.unlock();
     assert!(tx.is_up());
-    tx.try_send(&mut lines("y", 1)).unwrap();
+    tx.try_send(&mut batch("y", 1)).unwrap();
 }
 
 #[tokio::test]
 async fn send_unless_down_stops_waiting_for_room_when_the_queue_goes_down() {
     let mut p = proxy_with_capacity(2);
     let (tx, rx) = p.queue("a", "outbox", "b", "inbox");
-    tx.try_send(&mut lines("x", 2)).unwrap();
+    tx.try_send(&mut batch("x", 2)).unwrap();
     let waiting = tokio::spawn(async move {
-        let mut batch = lines("y", 1);
-        let result = tx.send_unless_down(&mut batch).await;
-        (result, batch.len())
+        let mut events = batch("y", 1);
+        let result = tx.send_unless_down(&mut events).await;
+        (result, events.len())
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished(), "a full queue must make it wait");
@@ -72,11 +71,11 @@ async fn send_unless_down_stops_waiting_for_room_when_the_queue_goes_down() {
 async fn send_waits_for_room_and_is_woken_by_a_receive() {
     let mut p = proxy_with_capacity(2);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
-    tx.try_send(&mut lines("x", 2)).unwrap();
-    let waiting = tokio::spawn(async move { tx.send(&mut lines("y", 2)).await });
+    tx.try_send(&mut batch("x", 2)).unwrap();
+    let waiting = tokio::spawn(async move { tx.send(&mut batch("y", 2)).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished());
-    let mut got = Vec::new();
+    let mut got = Batch::new();
     assert!(rx.recv(&mut got).await);
     tokio::time::timeout(LIMIT, waiting)
         .await
@@ -90,11 +89,11 @@ async fn send_waits_for_room_and_is_woken_by_a_receive() {
 async fn a_cancelled_send_loses_nothing() {
     let mut p = proxy_with_capacity(1);
     let (tx, _rx) = p.queue("a", "outbox", "b", "inbox");
-    tx.try_send(&mut lines("x", 1)).unwrap();
-    let mut batch = lines("y", 3);
-    let timed_out = tokio::time::timeout(Duration::from_millis(20), tx.send(&mut batch)).await;
+    tx.try_send(&mut batch("x", 1)).unwrap();
+    let mut events = batch("y", 3);
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), tx.send(&mut events)).await;
     assert!(timed_out.is_err());
-    assert_eq!(batch, lines("y", 3));
+    assert_eq!(events, batch("y", 3));
 }
 
 #[tokio::test]
@@ -102,10 +101,10 @@ async fn closing_either_end() {
     let mut p = proxy_with_capacity(8);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     let tx2 = tx.clone();
-    tx.try_send(&mut lines("x", 2)).unwrap();
+    tx.try_send(&mut batch("x", 2)).unwrap();
     drop(tx);
     drop(tx2);
-    let mut got = Vec::new();
+    let mut got = Batch::new();
     assert!(
         rx.recv(&mut got).await,
         "queued events are still delivered after senders leave"
@@ -116,9 +115,9 @@ async fn closing_either_end() {
 
     let (tx, rx) = p.queue("c", "outbox", "d", "inbox");
     drop(rx);
-    let mut batch = lines("y", 1);
-    assert_eq!(tx.send(&mut batch).await, Err(SendError::Closed));
-    assert_eq!(batch.len(), 1);
+    let mut events = batch("y", 1);
+    assert_eq!(tx.send(&mut events).await, Err(SendError::Closed));
+    assert_eq!(events.len(), 1);
     assert!(!tx.is_up());
 }
 
@@ -127,10 +126,10 @@ async fn counters_are_exact() {
     let mut p = proxy_with_capacity(100);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
     for _ in 0..7 {
-        tx.try_send(&mut lines("x", 9)).unwrap();
+        tx.try_send(&mut batch("x", 9)).unwrap();
     }
     tx.count_dropped(2);
-    let mut got = Vec::new();
+    let mut got = Batch::new();
     for _ in 0..3 {
         assert_eq!(rx.try_recv(&mut got), TryRecv::Batch);
     }
@@ -151,20 +150,20 @@ async fn counters_are_exact() {
 async fn vectors_circulate_instead_of_being_allocated() {
     let mut p = proxy_with_capacity(100);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
-    let mut sent = lines("x", 3);
-    let sent_ptr = sent.as_ptr();
+    let mut sent = batch("x", 3);
+    let sent_ptr = sent.pieces().as_ptr();
     tx.try_send(&mut sent).unwrap();
-    let mut inbox = Vec::with_capacity(8);
-    let spare_ptr = inbox.as_ptr();
+    let mut inbox = Batch::with_capacity(8);
+    let spare_ptr = inbox.pieces().as_ptr();
     assert_eq!(rx.try_recv(&mut inbox), TryRecv::Batch);
     assert_eq!(
-        inbox.as_ptr(),
+        inbox.pieces().as_ptr(),
         sent_ptr,
         "the batch's vector moved, not its events"
     );
     // The receiver's empty vector went to the pool and comes back to the sender.
-    sent.push(Bytes::from_static(b"again"));
+    sent.push_line(b"again");
     tx.try_send(&mut sent).unwrap();
     assert!(sent.is_empty());
-    assert_eq!(sent.as_ptr(), spare_ptr);
+    assert_eq!(sent.pieces().as_ptr(), spare_ptr);
 }

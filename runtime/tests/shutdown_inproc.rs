@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use core_support::*;
 use wbc_runtime::modules::*;
-use wbc_runtime::{Proxy, ProxyOptions, Sender, SourceKind};
+use wbc_runtime::{Batch, Proxy, ProxyOptions, Sender, SourceKind};
 
 /// A listener-like source: emits batches until told to stop, counting what
 /// it emitted.
@@ -21,9 +21,7 @@ fn endless_source(tx: Sender) -> Arc<AtomicU64> {
     tokio::spawn(async move {
         let mut i = 0u64;
         while !token.is_stopping() {
-            let mut batch: Vec<bytes::Bytes> = (0..64)
-                .map(|k| bytes::Bytes::from(format!("ev-{}", i + k)))
-                .collect();
+            let mut batch: Batch = (0..64).map(|k| format!("ev-{}", i + k)).collect();
             i += 64;
             tx.emit(&mut batch).await.unwrap();
             count.fetch_add(64, Ordering::Relaxed);
@@ -105,7 +103,7 @@ async fn drain_timeout_reports_undelivered_events() {
     });
     let (tx, rx) = proxy.queue("input", "outbox", "stuck", "inbox");
     // 500 events wait in a queue whose receiver never takes them.
-    tx.try_emit(&mut lines("e", 500)).unwrap();
+    tx.try_emit(&mut batch("e", 500)).unwrap();
     rx.lock();
     let started = Instant::now();
 
@@ -129,7 +127,7 @@ async fn force_ends_the_drain_at_once() {
     let mut proxy = Proxy::new(ProxyOptions::default());
     let (tx, rx) = proxy.queue("input", "outbox", "stuck", "inbox");
     let _source = tx.context().register_source(SourceKind::Listener);
-    tx.try_emit(&mut lines("e", 7)).unwrap();
+    tx.try_emit(&mut batch("e", 7)).unwrap();
     rx.lock();
     let started = Instant::now();
 
@@ -187,7 +185,7 @@ impl wbc_runtime::Module for Crash {
     }
 
     async fn run(mut self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         self.inbox.recv(&mut batch).await;
         panic!("deliberate panic in a test module");
     }
@@ -202,7 +200,7 @@ async fn a_panicking_module_ends_the_proxy_with_failure() {
     let (tx, rx) = proxy.queue("input", "outbox", "crash", "inbox");
     let source = tx.context().register_source(SourceKind::Listener);
     proxy.spawn(Crash { inbox: rx });
-    tx.try_emit(&mut lines("e", 10)).unwrap();
+    tx.try_emit(&mut batch("e", 10)).unwrap();
     let started = Instant::now();
 
     let report = proxy.run_until(std::future::pending::<()>()).await;

@@ -1,5 +1,6 @@
-//! `fanout`: every output gets every event. The copies are `Bytes` clones (a
-//! reference count increment), never copies of the data. Each extra copy
+//! `fanout`: every output gets every event. The copies share the batch's
+//! buffers (a reference count increment per piece, see
+//! [`crate::queue::Batch`]), never copies of the data. Each extra copy
 //! enters the in-flight count (of the inbox's class, see
 //! [`crate::Receiver::add_in_flight`]), since each is delivered separately.
 //!
@@ -38,7 +39,7 @@ impl<const N: usize> Fanout<N> {
             name: config.name,
             inbox,
             outputs,
-            copies: std::array::from_fn(|_| Vec::new()),
+            copies: std::array::from_fn(|_| Batch::new()),
         })
     }
 }
@@ -49,13 +50,13 @@ impl<const N: usize> Module for Fanout<N> {
     }
 
     async fn run(mut self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         while self.inbox.recv(&mut batch).await {
             let n = batch.len() as u64;
             self.inbox.add_in_flight(n * (N as u64 - 1));
             for i in 0..N - 1 {
                 let copy = &mut self.copies[i];
-                copy.extend(batch.iter().cloned());
+                copy.extend_from(&batch);
                 if self.outputs[i].send(copy).await.is_err() {
                     // The output is gone (only while finishing): these copies
                     // will never be delivered.

@@ -10,7 +10,7 @@ use std::fs::OpenOptions;
 
 use super::line_writer::LineWriter;
 use crate::proxy::{Module, StartError};
-use crate::queue::{Receiver, Sender};
+use crate::queue::{Batch, Receiver, Sender};
 
 pub struct FileOutConfig {
     pub name: &'static str,
@@ -65,7 +65,7 @@ impl Module for FileOut {
 
     async fn run(mut self) {
         let mut out = LineWriter::new(self.file);
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         let mut failing = false;
         while self.inbox.recv(&mut batch).await {
             let failure = match out.write(&batch).await {
@@ -78,7 +78,7 @@ impl Module for FileOut {
                 Err(f) => f,
             };
             self.inbox.delivered(failure.written as u64);
-            batch.drain(..failure.written);
+            batch.split_to(failure.written);
             let unwritten = batch.len();
             if !failing {
                 let fate = if self.failed.is_some() {

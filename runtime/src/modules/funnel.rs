@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::proxy::{Module, StartError};
-use crate::queue::{Receiver, Sender, TryRecv};
+use crate::queue::{Batch, Receiver, Sender, TryRecv};
 
 pub struct FunnelConfig {
     pub name: &'static str,
@@ -51,7 +51,7 @@ impl<const N: usize> Module for Funnel<N> {
 
     async fn run(mut self) {
         let ctx = self.outbox.context().clone();
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         let mut first = 0;
         loop {
             let mut moved = false;

@@ -23,8 +23,6 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use crate::proxy::{Module, StartError};
 use crate::queue::{Batch, Sender};
 use crate::shutdown::{SourceKind, SourceToken};
@@ -89,7 +87,7 @@ impl Graphite {
                         sanitize(module),
                         sanitize(queue)
                     );
-                    out.push(Bytes::copy_from_slice(line.as_bytes()));
+                    out.push_line(line.as_bytes());
                 }
             }
         }
@@ -103,7 +101,7 @@ impl Graphite {
                 sanitize(m.module),
                 sanitize(m.metric)
             );
-            out.push(Bytes::copy_from_slice(line.as_bytes()));
+            out.push_line(line.as_bytes());
         }
     }
 }

@@ -39,9 +39,8 @@ impl<W: Write + Send + 'static> LineWriter<W> {
             });
         };
         buf.clear();
-        for event in batch {
-            buf.extend_from_slice(event);
-            buf.push(b'\n');
+        for piece in batch.pieces() {
+            buf.extend_from_slice(piece.as_bytes());
         }
         let joined = tokio::task::spawn_blocking(move || {
             let result = write_counting(&mut writer, &buf);
@@ -61,7 +60,7 @@ impl<W: Write + Send + 'static> LineWriter<W> {
         match result {
             Ok(()) => Ok(()),
             Err((bytes, error)) => Err(WriteFailure {
-                written: events_within(batch, bytes),
+                written: batch.events_within(bytes),
                 error,
             }),
         }
@@ -85,37 +84,4 @@ fn write_counting<W: Write>(writer: &mut W, buf: &[u8]) -> Result<(), (usize, io
         }
     }
     writer.flush().map_err(|e| (pos, e))
-}
-
-/// How many whole lines of `batch` fit in the first `bytes` bytes.
-fn events_within(batch: &Batch, bytes: usize) -> usize {
-    let mut end = 0;
-    for (i, event) in batch.iter().enumerate() {
-        end += event.len() + 1;
-        if end > bytes {
-            return i;
-        }
-    }
-    batch.len()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    #[test]
-    fn counts_whole_lines_only() {
-        let batch: Batch = vec![
-            Bytes::from_static(b"ab"),
-            Bytes::from_static(b""),
-            Bytes::from_static(b"cde"),
-        ];
-        assert_eq!(events_within(&batch, 0), 0);
-        assert_eq!(events_within(&batch, 2), 0);
-        assert_eq!(events_within(&batch, 3), 1);
-        assert_eq!(events_within(&batch, 4), 2);
-        assert_eq!(events_within(&batch, 7), 2);
-        assert_eq!(events_within(&batch, 8), 3);
-    }
 }

@@ -2,7 +2,7 @@
 //! count; the events leave the in-flight count as delivered.
 
 use crate::proxy::{Module, StartError};
-use crate::queue::Receiver;
+use crate::queue::{Batch, Receiver};
 
 pub struct NullConfig {
     pub name: &'static str,
@@ -28,7 +28,7 @@ impl Module for Null {
     }
 
     async fn run(mut self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         while self.inbox.recv(&mut batch).await {
             self.inbox.delivered(batch.len() as u64);
             batch.clear();

@@ -7,6 +7,13 @@
 //! survives across batches, so with every member up N events always split
 //! into shares that differ by at most one, each share in input order.
 //!
+//! Dealing copies each line into its member's buffer ([`Dealer`]): a batch
+//! keeps its events as complete lines in shared buffers (see
+//! [`crate::queue::Batch`]), and a member's share must be contiguous to be
+//! written without per-line work. That copy is the only one on the event
+//! path, and it replaces the one tcp.out would otherwise make. With one
+//! member up, nothing is copied: the batch goes to it whole.
+//!
 //! Members that are down ([`crate::Sender::is_up`] is false: a tcp.out
 //! without a connection locks its inbox) are skipped when dealing. If a
 //! member goes down while its pending batch waits for room, the send returns
@@ -20,10 +27,11 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use tokio::sync::Notify;
 
 use crate::proxy::{Module, StartError};
-use crate::queue::{Batch, Receiver, SendError, Sender};
+use crate::queue::{Batch, Lines, Newlines, Receiver, SendError, Sender};
 
 pub struct RoundRobinConfig {
     pub name: &'static str,
@@ -35,8 +43,7 @@ pub struct RoundRobin<const N: usize> {
     members: [Sender; N],
     /// Woken whenever any member is unlocked.
     member_up: Arc<Notify>,
-    /// The member the next event goes to (if it is up).
-    next: usize,
+    dealer: Dealer<N>,
     pending: [Batch; N],
 }
 
@@ -62,8 +69,8 @@ impl<const N: usize> RoundRobin<N> {
             inbox,
             members,
             member_up,
-            next: 0,
-            pending: std::array::from_fn(|_| Vec::new()),
+            dealer: Dealer::new(),
+            pending: std::array::from_fn(|_| Batch::new()),
         })
     }
 
@@ -75,14 +82,7 @@ impl<const N: usize> RoundRobin<N> {
             let Some(up) = self.wait_for_member().await else {
                 return;
             };
-            for event in events.drain(..) {
-                let mut i = self.next;
-                while !up[i] {
-                    i = (i + 1) % N;
-                }
-                self.pending[i].push(event);
-                self.next = (i + 1) % N;
-            }
+            self.dealer.deal(events, &up, &mut self.pending);
             for i in 0..N {
                 if self.pending[i].is_empty() {
                     continue;
@@ -127,9 +127,121 @@ impl<const N: usize> Module for RoundRobin<N> {
     }
 
     async fn run(mut self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         while self.inbox.recv(&mut batch).await {
             self.deal(&mut batch).await;
         }
+    }
+}
+
+/// Deals events to members in strict rotation, skipping members that are
+/// down; each member's share is copied into one contiguous piece.
+pub struct Dealer<const N: usize> {
+    /// The member the next event goes to (if it is up).
+    next: usize,
+    /// One growing buffer per member; each deal splits its share off, and
+    /// the buffer's memory is reused once the outputs have written it.
+    copies: [BytesMut; N],
+}
+
+impl<const N: usize> Default for Dealer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Dealer<N> {
+    pub fn new() -> Self {
+        Dealer {
+            next: 0,
+            copies: std::array::from_fn(|_| BytesMut::new()),
+        }
+    }
+
+    /// Moves every event of `events` into `shares[i]` of the member it is
+    /// dealt to. `up[i]` says which members may get events; at least one
+    /// must be up.
+    pub fn deal(&mut self, events: &mut Batch, up: &[bool; N], shares: &mut [Batch; N]) {
+        let ups = up.iter().filter(|u| **u).count();
+        if ups == 0 || events.is_empty() {
+            return;
+        }
+        if ups == 1 {
+            // The rotation gives every event to the one member up: no copy.
+            let i = self.next_up(up);
+            self.next = (i + 1) % N;
+            shares[i].append(events);
+            return;
+        }
+        let mut counts = [0usize; N];
+        for copy in &mut self.copies {
+            copy.reserve(events.byte_len() / ups + 1024);
+        }
+        for piece in events.pieces() {
+            let bytes = piece.as_bytes();
+            let mut start = 0;
+            for end in Newlines::new(bytes) {
+                let i = self.next_up(up);
+                self.copies[i].extend_from_slice(&bytes[start..=end]);
+                counts[i] += 1;
+                self.next = (i + 1) % N;
+                start = end + 1;
+            }
+        }
+        events.clear();
+        for i in 0..N {
+            if counts[i] > 0 {
+                let share = self.copies[i].split().freeze();
+                shares[i].push(Lines::counted(share, counts[i]));
+            }
+        }
+    }
+
+    /// The first member up from `next` on.
+    fn next_up(&self, up: &[bool; N]) -> usize {
+        let mut i = self.next;
+        while !up[i] {
+            i = (i + 1) % N;
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(b: &Batch) -> Vec<String> {
+        b.events()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn deals_in_strict_rotation_across_batches() {
+        let mut dealer = Dealer::<3>::new();
+        let mut shares: [Batch; 3] = Default::default();
+        let mut first: Batch = ["a", "b", "c", "d"].iter().collect();
+        dealer.deal(&mut first, &[true; 3], &mut shares);
+        assert!(first.is_empty());
+        let mut second: Batch = ["e", "f"].iter().collect();
+        dealer.deal(&mut second, &[true; 3], &mut shares);
+        assert_eq!(names(&shares[0]), ["a", "d"]);
+        assert_eq!(names(&shares[1]), ["b", "e"]);
+        assert_eq!(names(&shares[2]), ["c", "f"]);
+    }
+
+    #[test]
+    fn members_down_are_skipped_and_one_up_takes_the_batch_whole() {
+        let mut dealer = Dealer::<3>::new();
+        let mut shares: [Batch; 3] = Default::default();
+        let mut batch: Batch = ["a", "b", "c"].iter().collect();
+        dealer.deal(&mut batch, &[true, false, true], &mut shares);
+        assert_eq!(names(&shares[0]), ["a", "c"]);
+        assert_eq!(names(&shares[2]), ["b"]);
+        let mut batch: Batch = ["x", "", "y"].iter().collect();
+        dealer.deal(&mut batch, &[false, true, false], &mut shares);
+        assert_eq!(names(&shares[1]), ["x", "", "y"]);
+        assert_eq!(shares[1].pieces().len(), 1, "not copied line by line");
     }
 }

@@ -4,7 +4,7 @@
 
 use super::line_writer::LineWriter;
 use crate::proxy::{Module, StartError};
-use crate::queue::Receiver;
+use crate::queue::{Batch, Receiver};
 
 pub struct StdoutConfig {
     pub name: &'static str,
@@ -32,7 +32,7 @@ impl Module for Stdout {
     async fn run(mut self) {
         tracing::info!("module `{}` (stdout) writes to standard output", self.name);
         let mut out = LineWriter::new(std::io::stdout());
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         let mut failing = false;
         while self.inbox.recv(&mut batch).await {
             match out.write(&batch).await {

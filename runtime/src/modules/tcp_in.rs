@@ -195,7 +195,7 @@ impl Client {
         let limit = self.outbox.capacity();
         let mut framer = LineFramer::new(self.max_line);
         let mut buf = BytesMut::new();
-        let mut batch: Batch = Vec::new();
+        let mut batch = Batch::new();
         let mut read_size = MIN_READ_SIZE;
         let mut warned = false;
         let mut ended = false;
@@ -297,7 +297,7 @@ impl Client {
             *read_size = MIN_READ_SIZE;
         }
         if batch.is_empty() {
-            *batch = Vec::new();
+            *batch = Batch::new();
         }
     }
 

@@ -3,8 +3,8 @@
 //! The module is a small state machine around one connection:
 //!
 //! - **up**: it takes a batch from its inbox and writes it with vectored
-//!   writes, short events gathered into a reused buffer and long ones
-//!   written from their own ([`conn::write_batch`], [`Frame`]). While
+//!   writes straight from the batch's buffers ([`conn::write_batch`],
+//!   [`WriteCursor`]). While
 //!   idle it also watches the connection's read side, so a backend that
 //!   closes is noticed at once, not at the next write.
 //! - **down** (cannot connect, a write failed, or the peer closed): it locks
@@ -33,13 +33,11 @@
 mod backoff;
 mod conn;
 mod cursor;
-mod frame;
 mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
-pub use frame::Frame;
 pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -132,7 +130,7 @@ impl TcpOut {
         let seed = backoff_seed(self.config.name, self.address);
         let mut backoff = Backoff::new(self.config.reconnect, seed);
         // Events taken from the inbox and not yet written.
-        let mut held: Batch = Vec::new();
+        let mut held = Batch::new();
         let mut ever_connected = false;
         let mut unacked = Unacked::default();
         let mut delay = Duration::ZERO;
@@ -208,7 +206,6 @@ impl TcpOut {
         held: &mut Batch,
         unacked: &mut Unacked,
     ) -> Result<(), Down> {
-        let mut frame = Frame::default();
         loop {
             if held.is_empty() {
                 // Events first: a chatty peer must not starve the writes
@@ -226,7 +223,7 @@ impl TcpOut {
                 }
             }
             let mut cursor = WriteCursor::default();
-            let write = conn::write_batch(stream, held, &mut cursor, &mut frame);
+            let write = conn::write_batch(stream, held, &mut cursor);
             let result = if self.inbox.is_internal() {
                 // Metric lines never hold a finishing proxy: what a stalled
                 // carbon did not take is dropped (counted by the proxy).
@@ -237,15 +234,15 @@ impl TcpOut {
             } else {
                 Some(write.await)
             };
-            self.inbox.delivered(cursor.event as u64);
+            let done = cursor.events(held);
+            self.inbox.delivered(done as u64);
             let Some(result) = result else {
                 return Ok(());
             };
             match result {
-                Ok(()) => unacked.written(stream, held, cursor.done_bytes),
+                Ok(()) => unacked.written(stream, held),
                 Err(down) => {
-                    let written: Batch = held.drain(..cursor.event).collect();
-                    unacked.written_before_failure(written, cursor.done_bytes);
+                    unacked.written_before_failure(held.split_to(done));
                     return Err(down);
                 }
             }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
-use wbc_runtime::{Proxy, ProxyOptions, Receiver, Report, SendError, Sender, SourceKind, TryRecv};
+use wbc_runtime::{
+    Batch, Proxy, ProxyOptions, Receiver, Report, SendError, Sender, SourceKind, TryRecv,
+};
 
 /// Upper bound for any single test's proxy run.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -27,16 +29,29 @@ pub fn lines(prefix: &str, count: usize) -> Vec<Bytes> {
         .collect()
 }
 
+/// `count` distinct events `prefix-<i>` in one batch.
+pub fn batch(prefix: &str, count: usize) -> Batch {
+    lines(prefix, count).iter().collect()
+}
+
 /// A finite source: emits `events` in batches of `batch`, then ends.
 pub fn produce(tx: Sender, events: Vec<Bytes>, batch: usize) -> JoinHandle<()> {
     let token = tx.context().register_source(SourceKind::Finite);
     tokio::spawn(async move {
         for chunk in events.chunks(batch) {
-            let mut b = chunk.to_vec();
+            let mut b: Batch = chunk.iter().collect();
             tx.emit(&mut b).await.expect("queue closed while producing");
         }
         drop(token);
     })
+}
+
+/// Emits `events` into `tx` as a source would, `size` events a batch.
+pub async fn emit_in_batches(tx: &Sender, events: &[Bytes], size: usize) {
+    for chunk in events.chunks(size) {
+        let mut b: Batch = chunk.iter().collect();
+        tx.emit(&mut b).await.expect("queue closed while emitting");
+    }
 }
 
 /// Shared view of what a collector received so far.
@@ -47,12 +62,13 @@ pub fn collect(mut rx: Receiver) -> (Seen, JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let out = seen.clone();
     let task = tokio::spawn(async move {
-        let mut batch = Vec::new();
+        let mut batch = Batch::new();
         while rx.recv(&mut batch).await {
             // Recorded before it counts as delivered: once the proxy sees
             // nothing in flight, the test may read `seen`.
             let n = batch.len() as u64;
-            out.lock().unwrap().append(&mut batch);
+            out.lock().unwrap().extend(batch.to_vec());
+            batch.clear();
             rx.delivered(n);
         }
     });
@@ -97,7 +113,7 @@ pub fn run_in_background(
 pub fn down_output(mut inbox: Receiver, failed: Sender) {
     inbox.lock();
     tokio::spawn(async move {
-        let mut held = Vec::new();
+        let mut held = Batch::new();
         loop {
             if held.is_empty() {
                 match inbox.try_recv(&mut held) {

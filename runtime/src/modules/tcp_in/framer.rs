@@ -3,29 +3,31 @@
 //! A reader appends socket data to one [`BytesMut`] and hands it to
 //! [`LineFramer::split`] after every read. Every complete line is cut off the
 //! front of the buffer: the complete lines of one read leave it as one frozen
-//! chunk, and each event is a [`Bytes`] slice of that chunk, a view into the
-//! same allocation, so the line is never copied between the socket and the
-//! output. Only the unterminated tail stays in the buffer.
+//! piece ([`Lines`]), a view into the same allocation, so a line is never
+//! copied between the socket and the output and no line gets a handle of its
+//! own (see [`crate::queue::Batch`]). Only the unterminated tail stays in the
+//! buffer.
 //!
-//! A call hands out at most `limit` events (the outbox's capacity): an event
-//! costs a 32-byte handle whatever its length, so a 256 KiB read of empty
-//! lines would otherwise be one batch of 262,144 events (8 MiB of handles),
-//! which a queue admits whole when empty. Complete lines past the limit stay
-//! in the framer as one `Bytes` (the rest of the chunk, no handles yet) and
-//! are handed out first by the next call; the reader calls again, without
-//! reading, while [`LineFramer::has_pending`] says lines are waiting. So
-//! memory per hop follows the queue capacity in events, not the read size.
+//! A call hands out at most `limit` events (the outbox's capacity, which
+//! counts events). Complete lines past the limit stay in the framer as one
+//! `Bytes` and are handed out first by the next call; the reader calls
+//! again, without reading, while [`LineFramer::has_pending`] says lines are
+//! waiting.
 //!
 //! Rules (they are the event format of the whole proxy):
 //! - an event is the bytes between two `\n`, without the `\n`; a `\r` before
 //!   the `\n` is part of the event, and bytes are never checked for UTF-8;
 //! - an empty line is an empty event;
-//! - a line longer than `max_line` bytes is dropped and counted; the framer
-//!   then discards input up to the next `\n` (resynchronises), so a client
-//!   sending an endless line costs at most `max_line` plus one read of memory;
-//! - at end of stream, [`LineFramer::finish`] emits an unterminated last line.
+//! - a line longer than `max_line` bytes is dropped and counted (cut out of
+//!   its piece); the framer then discards input up to the next `\n`
+//!   (resynchronises), so a client sending an endless line costs at most
+//!   `max_line` plus one read of memory;
+//! - at end of stream, [`LineFramer::finish`] emits an unterminated last line
+//!   (with a `\n` added: on the wire every event ends in one).
 
 use bytes::{Bytes, BytesMut};
+
+use crate::queue::{count_newlines, Batch, Lines};
 
 /// Per-stream state of the line splitter (one per client connection).
 #[derive(Debug)]
@@ -64,7 +66,7 @@ impl LineFramer {
     /// one), the waiting ones first, and returns how many over-long lines
     /// were dropped. The unterminated tail stays in `buf` (or is discarded
     /// when it already exceeds `max_line`).
-    pub fn split(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>, limit: usize) -> u64 {
+    pub fn split(&mut self, buf: &mut BytesMut, out: &mut Batch, limit: usize) -> u64 {
         let mut room = limit.max(1);
         let mut dropped = 0;
         if self.has_pending() {
@@ -77,10 +79,8 @@ impl LineFramer {
             }
         }
         if let Some(last) = memchr::memrchr(b'\n', &buf[self.scanned..]) {
-            // Every complete line leaves the buffer in one chunk: one split
-            // of the buffer per read, then each event is a slice of the
-            // chunk (a reference count increment), instead of one split of
-            // the buffer's bookkeeping per line.
+            // Every complete line leaves the buffer in one piece: one split
+            // of the buffer per read.
             // The first line's start was scanned already: no `\n` in it.
             let from = std::mem::take(&mut self.scanned);
             let chunk = buf.split_to(from + last + 1).freeze();
@@ -103,21 +103,62 @@ impl LineFramer {
     /// `discard_first` the first line is the end of an over-long one.
     fn hand_out(
         &mut self,
+        mut chunk: Bytes,
+        from: usize,
+        discard_first: bool,
+        room: &mut usize,
+        out: &mut Batch,
+    ) -> u64 {
+        // No line of a chunk this short can be over-long: count, don't look
+        // at each line (the common case, and the hot loop of the proxy).
+        if !discard_first && chunk.len() <= self.max_line {
+            let count = count_newlines(&chunk[from..]);
+            if count <= *room {
+                *room -= count;
+                out.push(Lines::counted(chunk, count));
+            } else {
+                let end = memchr::memchr_iter(b'\n', &chunk[from..])
+                    .nth(*room - 1)
+                    .map_or(chunk.len(), |i| from + i + 1);
+                out.push(Lines::counted(chunk.split_to(end), *room));
+                *room = 0;
+                self.pending = chunk;
+            }
+            return 0;
+        }
+        self.hand_out_checked(chunk, from, discard_first, room, out)
+    }
+
+    /// [`hand_out`](Self::hand_out) looking at every line: drops the
+    /// over-long ones and hands out the runs of lines between them.
+    fn hand_out_checked(
+        &mut self,
         chunk: Bytes,
         from: usize,
         mut discard_first: bool,
         room: &mut usize,
-        out: &mut Vec<Bytes>,
+        out: &mut Batch,
     ) -> u64 {
         let mut dropped = 0;
         let mut start = 0;
+        // The run of kept lines not handed out yet: chunk[run..start].
+        let mut run = 0;
+        let mut run_count = 0;
+        let flush = |run: usize, end: usize, count: &mut usize, out: &mut Batch| {
+            if *count > 0 {
+                out.push(Lines::counted(chunk.slice(run..end), *count));
+                *count = 0;
+            }
+        };
         for end in memchr::memchr_iter(b'\n', &chunk[from..]) {
             let end = from + end;
             if discard_first || end - start > self.max_line {
                 discard_first = false;
                 dropped += 1;
+                flush(run, start, &mut run_count, out);
+                run = end + 1;
             } else {
-                out.push(chunk.slice(start..end));
+                run_count += 1;
                 *room -= 1;
             }
             start = end + 1;
@@ -125,6 +166,7 @@ impl LineFramer {
                 break;
             }
         }
+        flush(run, start, &mut run_count, out);
         if start < chunk.len() {
             self.pending = chunk.slice(start..);
         }
@@ -135,7 +177,7 @@ impl LineFramer {
     /// last line, if any, at most `limit` events a call; call it again until
     /// [`is_finished`](Self::is_finished). Returns how many over-long lines
     /// were dropped (an over-long last line included).
-    pub fn finish(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>, limit: usize) -> u64 {
+    pub fn finish(&mut self, buf: &mut BytesMut, out: &mut Batch, limit: usize) -> u64 {
         let before = out.len();
         let dropped = self.split(buf, out, limit);
         if self.has_pending() || out.len() - before >= limit.max(1) {
@@ -148,7 +190,8 @@ impl LineFramer {
             return dropped + 1;
         }
         if !buf.is_empty() {
-            out.push(buf.split().freeze());
+            buf.extend_from_slice(b"\n");
+            out.push(Lines::counted(buf.split().freeze(), 1));
         }
         dropped
     }
@@ -177,20 +220,20 @@ mod tests {
         let mut buf = BytesMut::new();
         let mut events = Vec::new();
         let mut dropped = 0;
-        let take = |out: Vec<Bytes>, events: &mut Vec<Vec<u8>>| {
+        let take = |out: Batch, events: &mut Vec<Vec<u8>>| {
             let most = limit.max(1);
             assert!(
                 out.len() <= most,
                 "{} events over a limit of {most}",
                 out.len()
             );
-            events.extend(out.iter().map(|b| b.to_vec()));
+            events.extend(out.events().map(|b| b.to_vec()));
         };
         for chunk in chunks {
             buf.extend_from_slice(chunk);
             for calls in 0.. {
                 assert!(calls <= chunk.len(), "split does not progress");
-                let mut out = Vec::new();
+                let mut out = Batch::new();
                 dropped += framer.split(&mut buf, &mut out, limit);
                 take(out, &mut events);
                 if !framer.has_pending() {
@@ -203,7 +246,7 @@ mod tests {
                 calls <= 1 + events.len() + buf.len(),
                 "finish does not progress"
             );
-            let mut out = Vec::new();
+            let mut out = Batch::new();
             dropped += framer.finish(&mut buf, &mut out, limit);
             take(out, &mut events);
             if framer.is_finished(&buf) {
@@ -286,7 +329,7 @@ mod tests {
     fn overlong_discarding_bounds_the_buffer() {
         let mut framer = LineFramer::new(8);
         let mut buf = BytesMut::new();
-        let mut out = Vec::new();
+        let mut out = Batch::new();
         for _ in 0..1000 {
             buf.extend_from_slice(&[b'x'; 64]);
             assert_eq!(framer.split(&mut buf, &mut out, usize::MAX), 0);
@@ -294,7 +337,7 @@ mod tests {
         }
         buf.extend_from_slice(b"tail\nz\n");
         assert_eq!(framer.split(&mut buf, &mut out, usize::MAX), 1);
-        assert_eq!(out, vec![Bytes::from_static(b"z")]);
+        assert_eq!(out.to_vec(), vec![Bytes::from_static(b"z")]);
     }
 
     #[test]
@@ -310,11 +353,17 @@ mod tests {
         let mut buf = BytesMut::with_capacity(64);
         buf.extend_from_slice(b"one\ntwo\n");
         let start = buf.as_ptr() as usize;
-        let mut out = Vec::new();
+        let mut out = Batch::new();
         framer.split(&mut buf, &mut out, usize::MAX);
-        assert_eq!(out[0].as_ptr() as usize, start, "no copy of the first line");
+        let events = out.to_vec();
+        assert_eq!(out.pieces().len(), 1, "one piece per read");
         assert_eq!(
-            out[1].as_ptr() as usize,
+            events[0].as_ptr() as usize,
+            start,
+            "no copy of the first line"
+        );
+        assert_eq!(
+            events[1].as_ptr() as usize,
             start + 4,
             "no copy of the second line"
         );
@@ -326,9 +375,9 @@ mod tests {
         let mut buf = BytesMut::from(&b"a\nb\nc\nd\ne\ntail"[..]);
         let mut calls = Vec::new();
         for _ in 0..10 {
-            let mut out = Vec::new();
+            let mut out = Batch::new();
             framer.split(&mut buf, &mut out, 2);
-            calls.push(out.iter().map(|b| b.to_vec()).collect::<Vec<_>>());
+            calls.push(out.events().map(|b| b.to_vec()).collect::<Vec<_>>());
             if !framer.has_pending() {
                 break;
             }
@@ -380,13 +429,16 @@ mod tests {
     fn finish_hands_out_everything_a_limit_at_a_time() {
         let mut framer = LineFramer::new(100);
         let mut buf = BytesMut::from(&b"\n\n\nlast"[..]);
-        let mut out = Vec::new();
+        let mut out = Batch::new();
         assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
-        assert_eq!(out, vec![Bytes::new(), Bytes::new()]);
+        assert_eq!(out.to_vec(), vec![Bytes::new(), Bytes::new()]);
         assert!(!framer.is_finished(&buf));
         out.clear();
         assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
-        assert_eq!(out, vec![Bytes::new(), Bytes::from_static(b"last")]);
+        assert_eq!(
+            out.to_vec(),
+            vec![Bytes::new(), Bytes::from_static(b"last")]
+        );
         assert!(framer.is_finished(&buf));
     }
 
@@ -396,10 +448,10 @@ mod tests {
         // line is counted by the next one, not forgotten.
         let mut framer = LineFramer::new(3);
         let mut buf = BytesMut::from(&b"a\nb\nabcdefgh"[..]);
-        let mut out = Vec::new();
+        let mut out = Batch::new();
         assert_eq!(framer.finish(&mut buf, &mut out, 2), 0);
         assert_eq!(
-            out,
+            out.to_vec(),
             vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
         );
         assert!(!framer.is_finished(&buf));
@@ -414,12 +466,16 @@ mod tests {
         let mut buf = BytesMut::with_capacity(64);
         buf.extend_from_slice(b"one\ntwo\nsix\n");
         let start = buf.as_ptr() as usize;
-        let mut out = Vec::new();
+        let mut out = Batch::new();
         framer.split(&mut buf, &mut out, 1);
         framer.split(&mut buf, &mut out, 1);
         framer.split(&mut buf, &mut out, 1);
         assert!(!framer.has_pending());
-        let at: Vec<usize> = out.iter().map(|b| b.as_ptr() as usize - start).collect();
+        let at: Vec<usize> = out
+            .to_vec()
+            .iter()
+            .map(|b| b.as_ptr() as usize - start)
+            .collect();
         assert_eq!(at, vec![0, 4, 8], "no copy of waiting lines");
     }
 }

@@ -10,8 +10,7 @@
 //! then never written into a connection known to be closed.
 
 use super::cursor::{WriteCursor, MAX_SLICES};
-use super::frame::Frame;
-use bytes::Bytes;
+use crate::queue::Batch;
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -83,45 +82,35 @@ pub fn check_peer(stream: &TcpStream) -> Result<(), Down> {
     Ok(())
 }
 
-/// Writes `events[cursor..]`, each followed by `\n`, with vectored writes
-/// laid out in `frame` (reused between batches, see [`Frame`]).
-/// On `Err`, `cursor` tells which events are in the socket (all before
-/// `cursor.event`); a started event is completed if the peer still reads.
+/// Writes the rest of `batch` from `cursor` with vectored writes, straight
+/// from the batch's pieces. On `Err`, `cursor` tells which events are in the
+/// socket ([`WriteCursor::events`]); a started event is completed if the
+/// peer still reads.
 pub async fn write_batch(
     stream: &TcpStream,
-    events: &[Bytes],
+    batch: &Batch,
     cursor: &mut WriteCursor,
-    frame: &mut Frame,
 ) -> Result<(), Down> {
-    let result = write_until_done(stream, events, cursor, frame).await;
-    if result.is_err() && cursor.mid_event() {
+    let result = write_until_done(stream, batch, cursor).await;
+    if result.is_err() && cursor.mid_event(batch) {
         let _ =
-            tokio::time::timeout(FINISH_EVENT_TIMEOUT, finish_event(stream, events, cursor)).await;
+            tokio::time::timeout(FINISH_EVENT_TIMEOUT, finish_event(stream, batch, cursor)).await;
     }
     result
 }
 
 async fn write_until_done(
     stream: &TcpStream,
-    events: &[Bytes],
+    batch: &Batch,
     cursor: &mut WriteCursor,
-    frame: &mut Frame,
 ) -> Result<(), Down> {
-    // A frame never outlives the batch it was laid out from.
-    frame.clear();
-    while !cursor.is_done(events) {
+    let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+    while !cursor.is_done(batch) {
         check_peer(stream)?;
-        if frame.is_written() {
-            frame.fill(events, cursor);
-        }
-        let mut iov = [IoSlice::new(&[]); MAX_SLICES];
-        let n = frame.slices(events, &mut iov);
+        let n = cursor.slices(batch, &mut iov);
         match stream.try_write_vectored(&iov[..n]) {
             Ok(0) => return Err(Down::Io(io::ErrorKind::WriteZero.into())),
-            Ok(written) => {
-                cursor.advance(events, written);
-                frame.advance(written);
-            }
+            Ok(written) => cursor.advance(batch, written),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Wake up for either: room to write, or news from the peer
                 // (checked at the top of the loop).
@@ -138,15 +127,11 @@ async fn write_until_done(
 }
 
 /// Writes the rest of the event at the cursor, and nothing more.
-async fn finish_event(stream: &TcpStream, events: &[Bytes], cursor: &mut WriteCursor) {
-    let mut iov = [IoSlice::new(&[]); 2];
-    while cursor.mid_event() {
-        let n = cursor.current_event_slices(events, &mut iov);
-        match stream.try_write_vectored(&iov[..n]) {
+async fn finish_event(stream: &TcpStream, batch: &Batch, cursor: &mut WriteCursor) {
+    while cursor.mid_event(batch) {
+        match stream.try_write(cursor.rest_of_event(batch)) {
             Ok(0) => return,
-            Ok(written) => {
-                cursor.advance(events, written);
-            }
+            Ok(written) => cursor.advance(batch, written),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if stream.writable().await.is_err() {
                     return;
@@ -171,28 +156,23 @@ mod tests {
         (out.unwrap(), accepted.unwrap().0)
     }
 
-    fn events(n: usize) -> Vec<Bytes> {
-        (0..n).map(|i| Bytes::from(format!("event {i}"))).collect()
+    fn events(n: usize) -> Batch {
+        (0..n).map(|i| format!("event {i}")).collect()
     }
 
     #[tokio::test]
     async fn writes_every_event_with_its_newline() {
         let (out, mut peer) = pair().await;
         let batch = events(2000);
-        let expected: Vec<u8> = batch
-            .iter()
-            .flat_map(|e| [&e[..], b"\n"].concat())
-            .collect();
+        let expected: Vec<u8> = batch.events().flat_map(|e| [e, b"\n"].concat()).collect();
         let reader = tokio::spawn(async move {
             let mut got = vec![0; expected.len()];
             peer.read_exact(&mut got).await.unwrap();
             got == expected
         });
         let mut cursor = WriteCursor::default();
-        write_batch(&out, &batch, &mut cursor, &mut Frame::default())
-            .await
-            .unwrap();
-        assert_eq!(cursor.event, 2000);
+        write_batch(&out, &batch, &mut cursor).await.unwrap();
+        assert_eq!(cursor.events(&batch), 2000);
         let ok = tokio::time::timeout(Duration::from_secs(10), reader)
             .await
             .unwrap()
@@ -213,7 +193,7 @@ mod tests {
         }
         let batch = events(10);
         let mut cursor = WriteCursor::default();
-        let r = write_batch(&out, &batch, &mut cursor, &mut Frame::default()).await;
+        let r = write_batch(&out, &batch, &mut cursor).await;
         assert!(matches!(r, Err(Down::PeerClosed)), "{r:?}");
         assert_eq!(
             cursor,
@@ -229,11 +209,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let batch = events(10);
         let mut cursor = WriteCursor::default();
-        assert!(
-            write_batch(&out, &batch, &mut cursor, &mut Frame::default())
-                .await
-                .is_err()
-        );
-        assert_eq!(cursor.event, 0);
+        assert!(write_batch(&out, &batch, &mut cursor).await.is_err());
+        assert_eq!(cursor.events(&batch), 0);
     }
 }

@@ -10,16 +10,16 @@
 //! ones. What remains lost is only what the backend's own receive buffer
 //! held (received and acknowledged, never read): no sender can know that.
 //!
-//! Whole batches are kept (the written `Vec` is moved here, not its events
-//! cloned), so keeping costs no copy. The send buffer bounds the bytes kept,
-//! but not the events: each costs a 32-byte handle whatever its length, and
-//! a send buffer full of empty lines is half a million of them (16 MiB). So
-//! at most [`EVENT_LIMIT`] events are kept: past it the oldest batches are
-//! forgotten, as if acknowledged. A polite close (the peer shut down its side
-//! and keeps reading) recovers nothing: the peer still reads what is in
-//! flight.
+//! Whole batches are kept (the written batch is moved here, its buffers
+//! shared, not copied), so keeping costs no copy. The send buffer bounds the
+//! bytes kept, but not the pieces: each costs a handle and pins the buffer
+//! it is a view of, and a send buffer full of one-line pieces (one per
+//! batch from trickling clients) is many thousands of them. So at most
+//! [`PIECE_LIMIT`] pieces are kept: past it the oldest batches are
+//! forgotten, as if acknowledged. A polite close (the peer shut down its
+//! side and keeps reading) recovers nothing: the peer still reads what is
+//! in flight.
 
-use bytes::Bytes;
 use std::collections::VecDeque;
 use tokio::net::TcpStream;
 
@@ -28,20 +28,16 @@ use crate::queue::Batch;
 /// Emptied vectors kept for reuse.
 const SPARE_LIMIT: usize = 8;
 
-/// Most events kept for recovery: as many 31-byte lines (32 bytes with the
-/// newline) as the kernel's send buffer holds (it doubles [`SEND_BUFFER`]),
-/// so the handles never cost more memory than the bytes they stand for.
-///
-/// A cap in events, rather than counting each event as `len + 1 + 32` bytes
-/// of a byte budget, is the simpler bound and keeps recovery exact for what
-/// matters: every event of 31 bytes or more that the send buffer can hold
-/// is still kept. The trade-off is for shorter events only: when a backend
-/// dies with more than this many of them written and unacknowledged (it had
-/// stopped reading), the oldest are no longer sent again, and are lost with
-/// the backend like the residue of its own receive buffer.
+/// Most pieces kept for recovery. A fast producer's batches are one piece
+/// per read (thousands of lines each), so the send buffer (twice
+/// [`SEND_BUFFER`]) holds a handful of them and recovery is exact. Only a
+/// backend that dies with more than this many separately written pieces
+/// unacknowledged (thousands of tiny batches from trickling clients, which
+/// it had stopped reading) loses the oldest of them, like the residue of its
+/// own receive buffer.
 ///
 /// [`SEND_BUFFER`]: super::SEND_BUFFER
-pub const EVENT_LIMIT: usize = 2 * super::SEND_BUFFER as usize / 32;
+pub const PIECE_LIMIT: usize = 16 * 1024;
 
 /// Batches written into one connection and not yet fully acknowledged.
 #[derive(Debug, Default)]
@@ -49,8 +45,8 @@ pub struct Unacked {
     /// Each batch with the stream position (bytes written on this connection)
     /// just after its last newline.
     batches: VecDeque<(Batch, u64)>,
-    /// Events in `batches`.
-    events: usize,
+    /// Pieces in `batches`.
+    pieces: usize,
     /// Bytes written on this connection.
     written: u64,
     /// `tcpi_bytes_acked` right after connecting (the handshake may count).
@@ -67,34 +63,33 @@ impl Unacked {
         self.base = bytes_acked(stream);
     }
 
-    /// Takes a fully written batch (leaving an empty vector in its place)
+    /// Takes a fully written batch (leaving an empty batch in its place)
     /// and drops the batches the peer has acknowledged since.
-    /// `bytes` is the batch's size on the wire (events and newlines).
-    pub fn written(&mut self, stream: &TcpStream, batch: &mut Batch, bytes: u64) {
+    pub fn written(&mut self, stream: &TcpStream, batch: &mut Batch) {
         if self.base.is_none() {
             batch.clear();
             return;
         }
         let spare = self.spare.pop().unwrap_or_default();
-        self.push(std::mem::replace(batch, spare), bytes);
+        self.push(std::mem::replace(batch, spare));
         let acked = self.acked(stream);
         while self.batches.front().is_some_and(|(_, end)| *end <= acked) {
             self.drop_oldest();
         }
-        self.cap_events();
+        self.cap_pieces();
     }
 
-    /// Forgets the oldest batches while more than [`EVENT_LIMIT`] events are
+    /// Forgets the oldest batches while more than [`PIECE_LIMIT`] pieces are
     /// kept (the trade-off is described there).
-    fn cap_events(&mut self) {
-        while self.events > EVENT_LIMIT {
+    fn cap_pieces(&mut self) {
+        while self.pieces > PIECE_LIMIT {
             self.drop_oldest();
         }
     }
 
     fn drop_oldest(&mut self) {
         if let Some((mut done, _)) = self.batches.pop_front() {
-            self.events -= done.len();
+            self.pieces -= done.pieces().len();
             done.clear();
             if self.spare.len() < SPARE_LIMIT {
                 self.spare.push(done);
@@ -102,18 +97,17 @@ impl Unacked {
         }
     }
 
-    /// Takes events written completely (`bytes` on the wire) by a write that
-    /// then failed.
-    pub fn written_before_failure(&mut self, events: Batch, bytes: u64) {
+    /// Takes events written completely by a write that then failed.
+    pub fn written_before_failure(&mut self, events: Batch) {
         if self.base.is_some() && !events.is_empty() {
-            self.push(events, bytes);
-            self.cap_events();
+            self.push(events);
+            self.cap_pieces();
         }
     }
 
-    fn push(&mut self, batch: Batch, bytes: u64) {
-        self.written += bytes;
-        self.events += batch.len();
+    fn push(&mut self, batch: Batch) {
+        self.written += batch.byte_len() as u64;
+        self.pieces += batch.pieces().len();
         self.batches.push_back((batch, self.written));
     }
 
@@ -129,19 +123,20 @@ impl Unacked {
 
     /// [`recover`](Self::recover) given the acknowledged byte count.
     fn recover_after(&mut self, acked: u64, held: &mut Batch) -> usize {
-        let mut lost: Vec<Bytes> = Vec::new();
-        self.events = 0;
-        for (batch, end) in self.batches.drain(..) {
+        let mut lost = Batch::new();
+        self.pieces = 0;
+        for (mut batch, end) in self.batches.drain(..) {
             if end <= acked {
                 continue;
             }
-            let mut position = end - batch.iter().map(|e| e.len() as u64 + 1).sum::<u64>();
-            for event in batch {
-                position += event.len() as u64 + 1;
-                if position > acked {
-                    lost.push(event);
-                }
+            let start = end - batch.byte_len() as u64;
+            if acked > start {
+                // The events the peer has whole (an event counts as received
+                // only with its newline).
+                let received = batch.events_within((acked - start) as usize);
+                batch.split_to(received);
             }
+            lost.append(&mut batch);
         }
         let n = lost.len();
         lost.append(held);
@@ -152,7 +147,7 @@ impl Unacked {
     /// Drops everything tracked (the peer closed politely and reads what is
     /// in flight, or the connection ended cleanly).
     pub fn forget(&mut self) {
-        self.events = 0;
+        self.pieces = 0;
         for (mut batch, _) in self.batches.drain(..) {
             batch.clear();
             if self.spare.len() < SPARE_LIMIT {
@@ -201,19 +196,18 @@ fn bytes_acked(_stream: &TcpStream) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn batch(ls: &[&'static [u8]]) -> Batch {
-        ls.iter().map(|l| Bytes::from_static(l)).collect()
+    fn batch(ls: &[&str]) -> Batch {
+        ls.iter().collect()
     }
 
     /// Tracking as if connected with `TCP_INFO` available.
-    fn tracking(batches: &[&[&'static [u8]]]) -> Unacked {
+    fn tracking(batches: &[&[&str]]) -> Unacked {
         let mut u = Unacked {
             base: Some(0),
             ..Unacked::default()
         };
         for b in batches {
-            let bytes = b.iter().map(|e| e.len() as u64 + 1).sum();
-            u.push(batch(b), bytes);
+            u.push(batch(b));
         }
         u
     }
@@ -221,29 +215,34 @@ mod tests {
     #[test]
     fn nothing_acknowledged_recovers_everything_in_order_before_held() {
         // "ab\n" "c\n" | "def\n": 3 + 2 + 4 bytes.
-        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
-        let mut held = batch(&[b"unwritten"]);
+        let mut u = tracking(&[&["ab", "c"], &["def"]]);
+        let mut held = batch(&["unwritten"]);
         assert_eq!(u.recover_after(0, &mut held), 3);
-        assert_eq!(held, batch(&[b"ab", b"c", b"def", b"unwritten"]));
+        assert_eq!(held, {
+            let mut all = batch(&["ab", "c"]);
+            all.append(&mut batch(&["def"]));
+            all.append(&mut batch(&["unwritten"]));
+            all
+        });
     }
 
     #[test]
     fn an_event_counts_as_received_only_with_its_newline() {
-        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
-        let mut held = Vec::new();
+        let mut u = tracking(&[&["ab", "c"], &["def"]]);
+        let mut held = Batch::new();
         // "ab\n" acknowledged, "c" but not its newline.
         assert_eq!(u.recover_after(4, &mut held), 2);
-        assert_eq!(held, batch(&[b"c", b"def"]));
+        assert_eq!(held.to_vec(), batch(&["c", "def"]).to_vec());
     }
 
     #[test]
     fn fully_acknowledged_batches_are_not_sent_again() {
-        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
-        let mut held = Vec::new();
+        let mut u = tracking(&[&["ab", "c"], &["def"]]);
+        let mut held = Batch::new();
         assert_eq!(u.recover_after(5, &mut held), 1);
-        assert_eq!(held, batch(&[b"def"]));
-        let mut u = tracking(&[&[b"ab", b"c"], &[b"def"]]);
-        let mut held = Vec::new();
+        assert_eq!(held.to_vec(), batch(&["def"]).to_vec());
+        let mut u = tracking(&[&["ab", "c"], &["def"]]);
+        let mut held = Batch::new();
         assert_eq!(u.recover_after(9, &mut held), 0);
         assert!(held.is_empty());
     }
@@ -251,39 +250,37 @@ mod tests {
     #[test]
     fn without_tcp_info_nothing_is_kept() {
         let mut u = Unacked::default();
-        u.written_before_failure(batch(&[b"x"]), 2);
-        let mut held = Vec::new();
+        u.written_before_failure(batch(&["x"]));
+        let mut held = Batch::new();
         assert_eq!(u.recover_after(0, &mut held), 0);
     }
 
     #[test]
-    fn past_the_event_limit_the_oldest_batches_are_forgotten() {
-        let empties = |n: usize| -> Batch { vec![Bytes::new(); n] };
+    fn past_the_piece_limit_the_oldest_batches_are_forgotten() {
         let mut u = tracking(&[]);
-        let third = EVENT_LIMIT / 3 + 1;
-        for _ in 0..3 {
-            u.written_before_failure(empties(third), third as u64);
-            assert!(u.events <= EVENT_LIMIT);
+        for _ in 0..PIECE_LIMIT {
+            u.written_before_failure(batch(&[""]));
         }
-        // Three thirds are over the limit: the first batch is forgotten.
-        assert_eq!(u.events, 2 * third);
-        u.written_before_failure(batch(&[b"last"]), 5);
-        let mut held = Vec::new();
-        assert_eq!(u.recover_after(0, &mut held), 2 * third + 1);
-        assert_eq!(held.last(), Some(&Bytes::from_static(b"last")));
-        assert_eq!(u.events, 0);
+        assert_eq!(u.pieces, PIECE_LIMIT);
+        u.written_before_failure(batch(&["last"]));
+        assert_eq!(u.pieces, PIECE_LIMIT, "the oldest piece is forgotten");
+        let mut held = Batch::new();
+        assert_eq!(u.recover_after(0, &mut held), PIECE_LIMIT);
+        assert_eq!(
+            held.to_vec().last().map(|e| e.to_vec()),
+            Some(b"last".to_vec())
+        );
+        assert_eq!(u.pieces, 0);
     }
 
     #[test]
-    fn the_send_buffer_full_of_31_byte_lines_is_kept_whole() {
+    fn a_send_buffer_of_tiny_lines_in_one_piece_is_kept_whole() {
         // What the kernel's send buffer (twice SEND_BUFFER) can hold of
-        // 31-byte lines fits the limit: for them recovery is exact.
-        let bytes = 2 * u64::from(crate::modules::tcp_out::SEND_BUFFER);
-        let line: &'static [u8] = &[b'x'; 31];
-        let n = (bytes / 32) as usize;
+        // empty lines, written as one batch: one piece, recovered exactly.
+        let n = 2 * crate::modules::tcp_out::SEND_BUFFER as usize;
         let mut u = tracking(&[]);
-        u.written_before_failure(vec![Bytes::from_static(line); n], bytes);
-        let mut held = Vec::new();
+        u.written_before_failure(std::iter::repeat_n("", n).collect());
+        let mut held = Batch::new();
         assert_eq!(u.recover_after(0, &mut held), n);
     }
 }
