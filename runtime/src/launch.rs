@@ -212,6 +212,17 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
                     }
                 };
             }
+            "--queue-bytes" => {
+                let v = value("--queue-bytes")?;
+                flags.options.queue_bytes = match parse_size(&v) {
+                    Some(n) if n > 0 => n,
+                    _ => {
+                        return Err(format!(
+                            "`--queue-bytes` needs a positive size such as `1048576`, `512KiB` or `4MiB`, not `{v}`"
+                        ))
+                    }
+                };
+            }
             "--threads" => {
                 let v = value("--threads")?;
                 flags.threads = match v.parse::<usize>() {
@@ -235,6 +246,24 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
         }
     }
     Ok(Command::Run(flags))
+}
+
+/// `4096`, `512KiB`, `4MiB`: a number of bytes.
+fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: usize = digits.parse().ok()?;
+    let scale = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(scale)
 }
 
 /// `500ms`, `10s`, `2m`, or a plain number of seconds.
@@ -268,6 +297,7 @@ fn help(info: &ProxyInfo) -> String {
          Flags:\n\
          \x20 --log-level LEVEL       error, warn, info (default), debug, trace or off\n\
          \x20 --queue-capacity N      events each queue holds before it pushes back (default {cap})\n\
+         \x20 --queue-bytes SIZE      bytes each queue holds before it pushes back, e.g. 4MiB (default 1MiB)\n\
          \x20 --threads N             worker threads; 1 (default) runs every module on one thread\n\
          \x20 --drain-timeout TIME    longest drain after SIGINT/SIGTERM, e.g. 10s, 500ms (default 10s)\n\
          \x20 -V, --version           print the routing file and its sha256\n\
@@ -325,6 +355,13 @@ mod tests {
             Some("unknown flag `--bogus`")
         );
         assert!(parse(&["--queue-capacity", "0"]).is_err());
+        let Ok(Command::Run(f)) = parse(&["--queue-bytes", "4MiB"]) else {
+            panic!("--queue-bytes did not parse");
+        };
+        assert_eq!(f.options.queue_bytes, 4 << 20);
+        assert!(parse(&["--queue-bytes", "0"]).is_err());
+        assert!(parse(&["--queue-bytes", "4MB"]).is_err());
+        assert_eq!(parse_size("512KiB"), Some(512 * 1024));
         assert!(parse(&["--drain-timeout", "ten"]).is_err());
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
     }

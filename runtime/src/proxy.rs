@@ -146,6 +146,8 @@ pub trait Module: Send + 'static {
 pub struct ProxyOptions {
     /// Capacity of every queue, in events (`--queue-capacity`).
     pub queue_capacity: usize,
+    /// Capacity of every queue, in bytes (`--queue-bytes`).
+    pub queue_bytes: usize,
     /// How long draining may take after the stop trigger (`--drain-timeout`).
     pub drain_timeout: Duration,
 }
@@ -154,6 +156,7 @@ impl Default for ProxyOptions {
     fn default() -> Self {
         ProxyOptions {
             queue_capacity: queue::DEFAULT_CAPACITY,
+            queue_bytes: queue::DEFAULT_BYTE_CAPACITY,
             drain_timeout: Duration::from_secs(10),
         }
     }
@@ -281,7 +284,10 @@ impl Proxy {
         queue::channel(
             self.ctx.clone(),
             stats,
-            self.options.queue_capacity,
+            queue::Capacity {
+                events: self.options.queue_capacity,
+                bytes: self.options.queue_bytes,
+            },
             internal,
         )
     }

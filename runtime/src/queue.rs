@@ -25,10 +25,14 @@
 //!
 //! # Capacity
 //!
-//! Capacity counts events, not batches. A batch is admitted when the queue is
-//! empty or when it fits (`len + batch.len() <= capacity`), so a queue never
-//! holds more than `capacity` events, except one oversized batch into an empty
-//! queue (which cannot otherwise ever pass). A full queue makes
+//! Capacity counts events and bytes, not batches. A batch is admitted when
+//! the queue is empty or when it fits both bounds (`len + batch.len() <=
+//! capacity` and `bytes + batch.byte_len() <= byte_capacity`), so a queue
+//! never holds more than `capacity` events nor more than `byte_capacity`
+//! bytes, except one oversized batch into an empty queue (which cannot
+//! otherwise ever pass). The event bound keeps counters meaningful for short
+//! lines, the byte bound keeps memory bounded for long ones (4,096 lines of
+//! 1 MiB would otherwise be 4 GiB). A full queue makes
 //! [`Sender::send`] wait: that is backpressure, and it travels upstream until
 //! tcp.in stops reading its sockets. Nothing is ever dropped because a queue
 //! is full.
@@ -90,6 +94,10 @@ use crate::metrics::QueueStats;
 /// Default queue capacity in events (`--queue-capacity` overrides it).
 pub const DEFAULT_CAPACITY: usize = 4096;
 
+/// Default queue capacity in bytes (`--queue-bytes` overrides it): four of
+/// tcp.in's largest reads.
+pub const DEFAULT_BYTE_CAPACITY: usize = 1024 * 1024;
+
 /// Recycled batches kept per queue; more than this are freed. A queue at
 /// capacity holds a handful of batches, so a few spares keep the steady state
 /// allocation-free while bounding what idle pools pin.
@@ -141,6 +149,7 @@ struct Shared {
     state: Mutex<State>,
     stats: Arc<QueueStats>,
     capacity: usize,
+    byte_capacity: usize,
     /// Mirror of `State::locked` for lock-free [`Sender::is_up`].
     up: AtomicBool,
     /// Senders waiting for room or for an unlock; `notify_waiters` style.
@@ -154,6 +163,8 @@ struct Shared {
 struct State {
     batches: VecDeque<Batch>,
     len: usize,
+    /// Bytes queued (events with their newlines).
+    bytes: usize,
     pool: Vec<Batch>,
     locked: bool,
     senders: usize,
@@ -170,8 +181,10 @@ struct State {
 }
 
 impl State {
-    fn fits(&self, n: usize, capacity: usize) -> bool {
-        self.len == 0 || self.len + n <= capacity
+    fn fits(&self, batch: &Batch, shared: &Shared) -> bool {
+        self.len == 0
+            || (self.len + batch.len() <= shared.capacity
+                && self.bytes + batch.byte_len() <= shared.byte_capacity)
     }
 
     fn recycle(&mut self, mut batch: Batch) {
@@ -188,12 +201,28 @@ impl State {
     }
 }
 
+/// How much a queue holds before it pushes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            events: DEFAULT_CAPACITY,
+            bytes: DEFAULT_BYTE_CAPACITY,
+        }
+    }
+}
+
 /// Creates one queue. Use [`crate::Proxy::queue`], which also registers the
 /// counters for metrics; this is the building block underneath.
 pub(crate) fn channel(
     ctx: Arc<Context>,
     stats: Arc<QueueStats>,
-    capacity: usize,
+    capacity: Capacity,
     internal: bool,
 ) -> (Sender, Receiver) {
     let wakeup = Arc::new(Notify::new());
@@ -201,6 +230,7 @@ pub(crate) fn channel(
         state: Mutex::new(State {
             batches: VecDeque::new(),
             len: 0,
+            bytes: 0,
             pool: Vec::new(),
             locked: false,
             senders: 1,
@@ -211,7 +241,8 @@ pub(crate) fn channel(
             watchers: Vec::new(),
         }),
         stats,
-        capacity: capacity.max(1),
+        capacity: capacity.events.max(1),
+        byte_capacity: capacity.bytes.max(1),
         up: AtomicBool::new(true),
         room: Notify::new(),
         ctx,

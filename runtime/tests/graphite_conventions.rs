@@ -186,6 +186,7 @@ async fn events_flow_while_metrics_cannot_leave(down: bool) {
     let options = ProxyOptions {
         queue_capacity: CAPACITY,
         drain_timeout: Duration::from_millis(500),
+        ..ProxyOptions::default()
     };
     let mut proxy = Proxy::new(options);
     let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");

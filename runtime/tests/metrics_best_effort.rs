@@ -112,6 +112,7 @@ async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
     let mut proxy = Proxy::new(ProxyOptions {
         queue_capacity: 256,
         drain_timeout,
+        ..ProxyOptions::default()
     });
     let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
     let (gtx, grx) = proxy.internal_queue("graphite", "outbox", "carbon", "inbox");
@@ -180,6 +181,7 @@ async fn metric_lines_a_funnel_merges_into_data_are_delivered_or_counted() {
     let mut proxy = Proxy::new(ProxyOptions {
         queue_capacity: 64,
         drain_timeout: Duration::from_secs(10),
+        ..ProxyOptions::default()
     });
     let (tx, data_rx) = proxy.queue("input", "outbox", "funnel_1", "in_1");
     let (gtx, metrics_rx) = proxy.internal_queue("graphite", "outbox", "funnel_1", "in_2");

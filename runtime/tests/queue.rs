@@ -6,7 +6,7 @@ mod core_support;
 use std::time::Duration;
 
 use core_support::*;
-use wbc_runtime::{Batch, Counters, SendError, TryRecv};
+use wbc_runtime::{Batch, Counters, Proxy, ProxyOptions, SendError, TryRecv};
 
 #[tokio::test]
 async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
@@ -25,6 +25,31 @@ async fn capacity_counts_events_and_admits_one_oversized_batch_when_empty() {
     // Larger than the capacity: only an empty queue takes it, or it could never pass.
     tx.try_send(&mut batch("big", 25)).unwrap();
     assert_eq!(tx.try_send(&mut batch("more", 1)), Err(SendError::Full));
+}
+
+#[tokio::test]
+async fn capacity_also_counts_bytes() {
+    // Room for 100 events but only 64 bytes: four 15-byte lines (16 with
+    // their newlines) fill it.
+    let mut p = Proxy::new(ProxyOptions {
+        queue_capacity: 100,
+        queue_bytes: 64,
+        ..ProxyOptions::default()
+    });
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    let line = |c: char| -> Batch { [c.to_string().repeat(15)].iter().collect() };
+    for c in ['a', 'b', 'c', 'd'] {
+        tx.try_send(&mut line(c)).unwrap();
+    }
+    assert_eq!(tx.try_send(&mut line('e')), Err(SendError::Full));
+    let mut got = Batch::new();
+    assert_eq!(rx.try_recv(&mut got), TryRecv::Batch);
+    tx.try_send(&mut line('e')).unwrap();
+    // Larger than the byte capacity: only an empty queue takes it.
+    while rx.try_recv(&mut got) == TryRecv::Batch {}
+    let mut big: Batch = ["x".repeat(1000)].iter().collect();
+    tx.try_send(&mut big).unwrap();
+    assert_eq!(rx.len(), 1);
 }
 
 #[tokio::test]

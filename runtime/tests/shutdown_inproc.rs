@@ -100,6 +100,7 @@ async fn drain_timeout_reports_undelivered_events() {
     let mut proxy = Proxy::new(ProxyOptions {
         queue_capacity: 1_000,
         drain_timeout: Duration::from_millis(300),
+        ..ProxyOptions::default()
     });
     let (tx, rx) = proxy.queue("input", "outbox", "stuck", "inbox");
     // 500 events wait in a queue whose receiver never takes them.

@@ -238,15 +238,11 @@ fn hostile_clients_do_not_stop_others_and_are_logged_once() {
 }
 
 /// A flood of 10,000,000 empty lines (10 MB) from one client. Every empty
-/// event arrives, and the proxy's memory follows the queue capacity (4,096
-/// events a queue), as it does for ordinary lines (~10 MiB peak), although
-/// each event costs a 32-byte `Bytes` handle whatever its length: tcp.in
-/// hands a read of tiny lines out in batches of at most the outbox's
-/// capacity (a 256 KiB read of empty lines used to be one batch of 262,144
-/// events, which a queue admits whole when empty), and tcp.out keeps at most
-/// 16,384 written-but-unacknowledged events (it used to keep a whole send
-/// buffer of `\n`, half a million events). Before: 60-159 MiB peak; after:
-/// ~6 MiB (RELIABILITY.md, "Finding: memory for floods of tiny lines").
+/// event arrives, and the proxy's memory stays that of ordinary lines (~10
+/// MiB peak). It once cost 60-159 MiB, when each event had a 32-byte handle
+/// of its own (RELIABILITY.md, "Finding: memory for floods of tiny lines");
+/// events now travel as shared pieces of complete lines, and tcp.in still
+/// hands a read out in batches of at most the outbox's capacity.
 #[test]
 fn empty_line_flood_memory_follows_queue_capacity() {
     const EMPTY: u64 = 10_000_000;

@@ -65,6 +65,7 @@ impl Receiver {
                 return TryRecv::Empty;
             };
             st.len -= next.len();
+            st.bytes -= next.byte_len();
             self.shared.stats.add_out(next.len() as u64);
             if batch.is_empty() {
                 std::mem::swap(batch, &mut next);

@@ -72,7 +72,7 @@ impl Sender {
         if st.locked {
             return Err(SendError::Down);
         }
-        if !st.fits(batch.len(), self.shared.capacity) {
+        if !st.fits(batch, &self.shared) {
             return Err(SendError::Full);
         }
         self.push(&mut st, batch);
@@ -143,7 +143,7 @@ impl Sender {
                 if st.locked && fail_when_down {
                     return Err(SendError::Down);
                 }
-                if (!st.locked || !fail_when_down) && st.fits(batch.len(), self.shared.capacity) {
+                if (!st.locked || !fail_when_down) && st.fits(batch, &self.shared) {
                     self.push(&mut st, batch);
                     return Ok(());
                 }
@@ -155,6 +155,7 @@ impl Sender {
 
     fn push(&self, st: &mut State, batch: &mut Batch) {
         let n = batch.len();
+        st.bytes += batch.byte_len();
         let replacement = st.fresh();
         let full = std::mem::replace(batch, replacement);
         // Counted under the lock before the receiver can see the batch, so
