@@ -114,8 +114,15 @@ fn main() {
             }
             if sender.finished() {
                 send_end = Some(now_ns());
+            } else if sender.stalled(now_ns()) {
+                eprintln!(
+                    "warning: 127.0.0.1:{to} took no byte for {} s; stopped sending",
+                    SILENCE.as_secs()
+                );
+                sender.give_up();
+                send_end = Some(now_ns());
             }
-        } else if tally.lines >= total || last_byte.elapsed() >= SILENCE {
+        } else if tally.lines >= sender.sent || last_byte.elapsed() >= SILENCE {
             break;
         }
 
@@ -203,6 +210,9 @@ struct Sender {
     written: usize,
     /// When the last batch was made.
     last_batch: u64,
+    /// When the socket last took a byte.
+    last_progress: u64,
+    size: usize,
 }
 
 impl Sender {
@@ -217,6 +227,8 @@ impl Sender {
             batch: Vec::with_capacity(MAX_BATCH as usize * size),
             written: 0,
             last_batch: 0,
+            size,
+            last_progress: now_ns(),
         }
     }
 
@@ -238,11 +250,30 @@ impl Sender {
             self.sent += n;
         }
         match self.stream.write(&self.batch[self.written..]) {
-            Ok(n) => self.written += n,
+            Ok(n) => {
+                self.written += n;
+                self.last_progress = now;
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// Part of a batch is waiting and the socket has taken nothing for
+    /// [`SILENCE`]: the relay stopped reading.
+    fn stalled(&self, now: u64) -> bool {
+        self.written < self.batch.len()
+            && now.saturating_sub(self.last_progress) >= SILENCE.as_nanos() as u64
+    }
+
+    /// Drops the unwritten rest of the batch; `sent` then counts only the
+    /// lines the socket took whole.
+    fn give_up(&mut self) {
+        let unwritten = (self.batch.len() - self.written).div_ceil(self.size);
+        self.sent -= unwritten as u64;
+        self.batch.clear();
+        self.written = 0;
     }
 
     /// Every line made and handed to the socket.
