@@ -10,23 +10,26 @@
 //! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us=`.
 //!
 //! One thread does everything: the sending socket, the listeners and every
-//! accepted sink connection are non-blocking and multiplexed with `poll`.
+//! accepted sink connection are non-blocking and multiplexed with `ppoll`.
 //! The benchmark machine has 2 cores; a sender thread, a reader thread per
 //! sink connection and the relay's own thread(s) are more runnable threads
 //! than cores, and the scheduler then parks a ready thread for a time slice
 //! (milliseconds), which showed up as a 4 ms p99 with no relay at all. With
-//! one thread the tool owns one core and the relay gets the other.
+//! one thread the tool needs at most one core and the relay has the other.
 //!
-//! The thread spins: `poll` with a zero timeout, and the clock decides when
-//! a batch is due. Sleeping until the next batch is due (`ppoll` with a
-//! microsecond timeout, 1 µs timer slack) gave a higher floor, because every
-//! wake-up is a trip through the scheduler: with no relay, p99 14 µs spinning
-//! against 21 µs sleeping at 100,000 lines/s, 28 against 44 µs at 7.5 M
-//! (medians of 3 runs on the shared 2-core machine). A busy core is the
-//! price of a low floor. One turn of the loop costs little, so the thread
-//! keeps up: lines are made by [`StampLine::extend`] (one stamp per batch,
-//! the sequence counted up in place) and found with `memchr`, which lets
-//! one core carry about 20 M lines/s through the kernel both ways.
+//! Between batches the thread sleeps in `ppoll` until the next batch is
+//! due, a sink has data, or the socket has room again. Spinning instead
+//! (`poll` with a zero timeout) gave a slightly lower floor on a quiet
+//! machine (p99 with no relay 13 against 21 µs at 100,000 lines/s, 28
+//! against 44 µs at 7.5 M; equal under load), but a spinner owns a core
+//! that the relay and everything else on a 2-core machine then have to
+//! share: through wbc-rr and haproxy at 100,000 lines/s its p99 was
+//! several times higher. The floor is far below 1 ms either way, and a
+//! tool that disturbs the relay less measures it better. One turn of the
+//! loop costs little, so the thread keeps up: lines are made by
+//! [`StampLine::extend`] (one stamp per batch, the sequence counted up in
+//! place) and found with `memchr`; one core carries about 20 M lines/s
+//! through the kernel both ways.
 //!
 //! Pacing: a batch at most every 50 µs ([`PACE_NS`], the pacing of the
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
@@ -42,7 +45,10 @@
 //! that fall due while the sender is blocked are made when it is free again,
 //! stamped then; `achieved_rate` below `offered_rate` shows it.
 //!
-//! The run ends when every line has arrived, or after 3 s without a byte.
+//! The waits are bounded: sending stops when the relay has taken no byte for
+//! 3 s (a warning says so, and `sent` counts only the lines it took whole),
+//! and the run ends when every line sent has arrived, or after 3 s without
+//! a byte.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -54,6 +60,9 @@ use wbc_bench::{args::Args, connect, die, lines::StampLine, now_ns};
 /// gave the relay a wake-up per line: p99 through wbc-rr at 100,000 lines/s
 /// went from about 0.2 ms to 0.6-0.9 ms.
 const PACE_NS: u64 = 50_000;
+/// The longest sleep in `ppoll`: bounds how late a stall or the end of
+/// the wait for stragglers is noticed.
+const MAX_WAIT_NS: u64 = 10_000_000;
 /// Lines per write at most: bounds the catch-up write after a stall.
 const MAX_BATCH: u64 = 4096;
 const READ_BUF: usize = 1 << 18;
@@ -106,6 +115,10 @@ fn main() {
     let mut buf = vec![0u8; READ_BUF];
     let mut send_end = None;
     let mut last_byte = Instant::now();
+    // The default timer slack (50 µs) would stretch a 50 µs pacing sleep to
+    // up to 100 µs; 1 µs keeps batches on time.
+    // SAFETY: PR_SET_TIMERSLACK takes one integer and affects this thread only.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
 
     loop {
         if send_end.is_none() {
@@ -127,6 +140,12 @@ fn main() {
         }
 
         fds.clear();
+        let sender_events = if send_end.is_none() {
+            sender.events()
+        } else {
+            0
+        };
+        fds.push(pollfd(sender.stream.as_raw_fd(), sender_events));
         fds.extend(
             listeners
                 .iter()
@@ -137,35 +156,21 @@ fn main() {
                 .iter()
                 .map(|s| pollfd(s.stream.as_raw_fd(), libc::POLLIN)),
         );
-        if let Err(e) = poll_now(&mut fds) {
+        let wait_ns = match send_end {
+            None => sender.idle_ns(now_ns()),
+            Some(_) => MAX_WAIT_NS,
+        };
+        if let Err(e) = poll_wait(&mut fds, wait_ns) {
             die(format_args!("poll: {e}"));
         }
-        let (listener_fds, sink_fds) = fds.split_at(listeners.len());
+        let (listener_fds, sink_fds) = fds[1..].split_at(listeners.len());
         for (listener, fd) in listeners.iter().zip(listener_fds) {
             if fd.revents != 0 {
                 accept_all(listener, &mut sinks);
             }
         }
-        // Walk backwards so that removing a closed sink keeps the indices
-        // of the ones not yet visited in step with `sink_fds`.
-        for i in (0..sink_fds.len()).rev() {
-            if sink_fds[i].revents == 0 {
-                continue;
-            }
-            match sinks[i].stream.read(&mut buf) {
-                Ok(0) => {
-                    sinks.swap_remove(i);
-                }
-                Ok(n) => {
-                    let t = now_ns();
-                    tally.record(&buf[..n], &mut sinks[i].carry, t);
-                    last_byte = Instant::now();
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-                Err(_) => {
-                    sinks.swap_remove(i);
-                }
-            }
+        if read_ready(&mut sinks, sink_fds, &mut buf, &mut tally) {
+            last_byte = Instant::now();
         }
     }
 
@@ -260,6 +265,31 @@ impl Sender {
         Ok(())
     }
 
+    /// What to wait for on the socket: room, when part of a batch waits.
+    fn events(&self) -> libc::c_short {
+        if self.written < self.batch.len() {
+            libc::POLLOUT
+        } else {
+            0
+        }
+    }
+
+    /// How long the loop may sleep before the sender has work: until the
+    /// next batch is due, or (when part of a batch waits for room, which
+    /// `poll` reports) at most [`MAX_WAIT_NS`] so a stall is noticed.
+    fn idle_ns(&self, now: u64) -> u64 {
+        if self.written < self.batch.len() {
+            return MAX_WAIT_NS;
+        }
+        if self.sent >= self.total {
+            return 0;
+        }
+        let line_due =
+            self.start + (self.sent as u128 * 1_000_000_000).div_ceil(self.rate as u128) as u64;
+        let batch_due = line_due.max(self.last_batch + PACE_NS);
+        batch_due.saturating_sub(now).min(MAX_WAIT_NS)
+    }
+
     /// Part of a batch is waiting and the socket has taken nothing for
     /// [`SILENCE`]: the relay stopped reading.
     fn stalled(&self, now: u64) -> bool {
@@ -337,6 +367,39 @@ impl Tally {
     }
 }
 
+/// One read from each sink `poll` found ready, recorded in `tally`; a
+/// sink that closed or failed is dropped. True when any byte came in.
+fn read_ready(
+    sinks: &mut Vec<Sink>,
+    ready: &[libc::pollfd],
+    buf: &mut [u8],
+    tally: &mut Tally,
+) -> bool {
+    let mut got = false;
+    // Walk backwards so that removing a sink keeps the indices of the ones
+    // not yet visited in step with `ready`.
+    for i in (0..ready.len()).rev() {
+        if ready[i].revents == 0 {
+            continue;
+        }
+        match sinks[i].stream.read(buf) {
+            Ok(0) => {
+                sinks.swap_remove(i);
+            }
+            Ok(n) => {
+                let t = now_ns();
+                tally.record(&buf[..n], &mut sinks[i].carry, t);
+                got = true;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(_) => {
+                sinks.swap_remove(i);
+            }
+        }
+    }
+    got
+}
+
 /// Accepts every connection waiting on `listener` (they may come at any
 /// time: a relay reconnecting, or connecting to its backends lazily).
 fn accept_all(listener: &TcpListener, sinks: &mut Vec<Sink>) {
@@ -372,10 +435,22 @@ fn pollfd(fd: i32, events: libc::c_short) -> libc::pollfd {
     }
 }
 
-/// Which of `fds` are ready now, without waiting.
-fn poll_now(fds: &mut [libc::pollfd]) -> std::io::Result<()> {
-    // SAFETY: `fds` is a valid, writable slice of pollfd for its whole length.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+/// Waits until one of `fds` is ready or `wait_ns` has passed.
+fn poll_wait(fds: &mut [libc::pollfd], wait_ns: u64) -> std::io::Result<()> {
+    let timeout = libc::timespec {
+        tv_sec: (wait_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (wait_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: `fds` is a valid, writable slice of pollfd for its whole
+    // length; `timeout` is a valid timespec; a null signal mask is allowed.
+    let n = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            &timeout,
+            std::ptr::null(),
+        )
+    };
     if n < 0 {
         let e = std::io::Error::last_os_error();
         if e.kind() != ErrorKind::Interrupted {
