@@ -19,17 +19,20 @@
 //!
 //! Between batches the thread sleeps in `ppoll` until the next batch is
 //! due, a sink has data, or the socket has room again. Spinning instead
-//! (`poll` with a zero timeout) gave a slightly lower floor on a quiet
-//! machine (p99 with no relay 13 against 21 µs at 100,000 lines/s, 28
-//! against 44 µs at 7.5 M; equal under load), but a spinner owns a core
-//! that the relay and everything else on a 2-core machine then have to
-//! share: through wbc-rr and haproxy at 100,000 lines/s its p99 was
-//! several times higher. The floor is far below 1 ms either way, and a
-//! tool that disturbs the relay less measures it better. One turn of the
-//! loop costs little, so the thread keeps up: lines are made by
-//! [`StampLine::extend`] (one stamp per batch, the sequence counted up in
-//! place) and found with `memchr`; one core carries about 20 M lines/s
-//! through the kernel both ways.
+//! (`poll` with a zero timeout) gives a slightly lower floor (p99 with no
+//! relay, medians of 3 runs: 13-24 against 21-40 µs at 100,000 lines/s,
+//! 28-75 against 44-106 µs at 7.5 M), but a spinner owns a core that the
+//! relay and everything else on a 2-core machine then share, and the relay
+//! mostly measured worse: wbc-rr at 7.5 M p99 19 ms against 3.8 ms, haproxy
+//! at 100,000 4.5 against 0.8 ms (haproxy at 7.5 M the other way round,
+//! 1.1 against 3.3 ms; all on a machine busy with other builds). The floor
+//! is far below 1 ms either way, and a tool that disturbs the relay less
+//! measures it better.
+//!
+//! One turn of the loop costs little, so the thread keeps up: lines are
+//! made by [`StampLine::extend`] (one stamp per batch, the sequence counted
+//! up in place) and found with `memchr`; one core carries about 20 M
+//! lines/s through the kernel both ways (sender straight into the sink).
 //!
 //! Pacing: a batch at most every 50 µs ([`PACE_NS`], the pacing of the
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
@@ -58,7 +61,7 @@ use wbc_bench::{args::Args, connect, die, lines::StampLine, now_ns};
 
 /// A new batch at most this often (ns). Writing each line as it falls due
 /// gave the relay a wake-up per line: p99 through wbc-rr at 100,000 lines/s
-/// went from about 0.2 ms to 0.6-0.9 ms.
+/// went from 0.2-0.3 ms to 0.6-0.9 ms.
 const PACE_NS: u64 = 50_000;
 /// The longest sleep in `ppoll`: bounds how late a stall or the end of
 /// the wait for stragglers is noticed.
