@@ -73,6 +73,19 @@ impl StampLine {
         &self.template
     }
 
+    /// Appends lines `first..first + n` to `out`, all stamped `stamp_ns`.
+    /// The stamp is written once and the sequence number counted up in
+    /// place, so a line costs a copy instead of 30 divisions.
+    pub fn extend(&mut self, out: &mut Vec<u8>, first: u64, n: u64, stamp_ns: u64) {
+        self.line(first, stamp_ns);
+        for i in 0..n {
+            if i > 0 {
+                increment_digits(&mut self.template[STAMP_HEAD.len()..][..SEQ_DIGITS]);
+            }
+            out.extend_from_slice(&self.template);
+        }
+    }
+
     /// Reads `(seq, stamp_ns)` back from a line without its `\n`; `None`
     /// for a line this format did not make.
     pub fn parse(line: &[u8]) -> Option<(u64, u64)> {
@@ -94,11 +107,29 @@ fn write_digits(field: &mut [u8], mut value: u64) {
     }
 }
 
+/// Adds one to a decimal field, wrapping to all zeros past all nines (the
+/// same modulo as [`write_digits`]).
+fn increment_digits(field: &mut [u8]) {
+    for slot in field.iter_mut().rev() {
+        if *slot == b'9' {
+            *slot = b'0';
+        } else {
+            *slot += 1;
+            return;
+        }
+    }
+}
+
+/// Branch-free per digit: the latency sink parses every line it receives.
 fn read_digits(field: &[u8]) -> Option<u64> {
-    field.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit()
-            .then(|| n.wrapping_mul(10).wrapping_add((b - b'0') as u64))
-    })
+    let mut n = 0u64;
+    let mut all_digits = true;
+    for &b in field {
+        let d = b.wrapping_sub(b'0');
+        all_digits &= d < 10;
+        n = n.wrapping_mul(10).wrapping_add(d as u64);
+    }
+    all_digits.then_some(n)
 }
 
 #[cfg(test)]
@@ -134,5 +165,24 @@ mod tests {
         assert_eq!(line.len(), 64);
         assert_eq!(StampLine::parse(&line[..63]), Some((42, 1_234_567_890_123)));
         assert_eq!(StampLine::parse(b"bench.m0000000001.x 1 1700000000"), None);
+        let mut bad = line.clone();
+        bad[10] = b'x';
+        assert_eq!(StampLine::parse(&bad[..63]), None);
+    }
+
+    #[test]
+    fn a_batch_equals_the_lines_made_one_by_one() {
+        let mut t = StampLine::new(64).unwrap();
+        for first in [0, 8, 99, 9_999_999_998] {
+            let mut batch = Vec::new();
+            t.extend(&mut batch, first, 5, 777);
+            let one_by_one: Vec<u8> = (first..first + 5)
+                .flat_map(|seq| t.line(seq, 777).to_vec())
+                .collect();
+            assert_eq!(batch, one_by_one, "batch from {first}");
+        }
+        let mut empty = Vec::new();
+        t.extend(&mut empty, 3, 0, 777);
+        assert!(empty.is_empty());
     }
 }

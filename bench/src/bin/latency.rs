@@ -6,28 +6,71 @@
 //! relay on PORT, and writes lines at RATE, each carrying its sequence number
 //! and the CLOCK_MONOTONIC time it was written. The sink side stamps every
 //! read and records, per line, arrival minus write time. Lines of the first
-//! `warmup-s` seconds are left out. Prints `sent= received= achieved_rate=
-//! p50_us= p99_us= p999_us= max_us=`.
+//! `warmup-s` seconds are left out. Prints `sent= received= bad= measured=
+//! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us=`.
 //!
-//! Pacing: every ~50 µs the sender writes the lines that are due, stamped
-//! with the time of that write, so batches stay small and the stamp is
-//! never older than the write.
+//! One thread does everything: the sending socket, the listeners and every
+//! accepted sink connection are non-blocking and multiplexed with `ppoll`.
+//! The benchmark machine has 2 cores; a sender thread, a reader thread per
+//! sink connection and the relay's own thread(s) are more runnable threads
+//! than cores, and the scheduler then parks a ready thread for a time slice
+//! (milliseconds), which showed up as a 4 ms p99 with no relay at all. With
+//! one thread the tool needs at most one core and the relay has the other.
+//!
+//! Between batches the thread sleeps in `ppoll` until the next batch is
+//! due, a sink has data, or the socket has room again. Spinning instead
+//! (`poll` with a zero timeout) gives a slightly lower floor (p99 with no
+//! relay, medians of 3 runs: 13-24 against 21-40 µs at 100,000 lines/s,
+//! 28-75 against 44-106 µs at 7.5 M), but a spinner owns a core that the
+//! relay and everything else on a 2-core machine then share, and the relay
+//! mostly measured worse: wbc-rr at 7.5 M p99 19 ms against 3.8 ms, haproxy
+//! at 100,000 4.5 against 0.8 ms (haproxy at 7.5 M the other way round,
+//! 1.1 against 3.3 ms; all on a machine busy with other builds). The floor
+//! is far below 1 ms either way, and a tool that disturbs the relay less
+//! measures it better.
+//!
+//! One turn of the loop costs little, so the thread keeps up: lines are
+//! made by [`StampLine::extend`] (one stamp per batch, the sequence counted
+//! up in place) and found with `memchr`; one core carries about 20 M
+//! lines/s through the kernel both ways (sender straight into the sink).
+//!
+//! Pacing: a batch at most every 50 µs ([`PACE_NS`], the pacing of the
+//! earlier tool, so a relay sees the same traffic), holding the lines due by
+//! now (at most [`MAX_BATCH`]), all stamped with the time of the `write`
+//! that offers them, so a stamp is never older than the write. A line waits
+//! up to 50 µs to be made; that wait is not counted. When the relay pushes
+//! back and the socket takes only part of a batch, the rest is kept and
+//! written first on the following turns with the stamps it already carries,
+//! and no new line is made meanwhile. Keeping them (rather than making those
+//! lines again with a fresh stamp) counts the time a line waits in front of
+//! a relay that does not read as that relay's latency, as a client would see
+//! it, and matches what the earlier blocking `write_all` measured. Lines
+//! that fall due while the sender is blocked are made when it is free again,
+//! stamped then; `achieved_rate` below `offered_rate` shows it.
+//!
+//! The waits are bounded: sending stops when the relay has taken no byte for
+//! 3 s (a warning says so, and `sent` counts only the lines it took whole),
+//! and the run ends when every line sent has arrived, or after 3 s without
+//! a byte.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use wbc_bench::{args::Args, connect, die, lines::StampLine, now_ns};
 
+/// A new batch at most this often (ns). Writing each line as it falls due
+/// gave the relay a wake-up per line: p99 through wbc-rr at 100,000 lines/s
+/// went from 0.2-0.3 ms to 0.6-0.9 ms.
+const PACE_NS: u64 = 50_000;
+/// The longest sleep in `ppoll`: bounds how late a stall or the end of
+/// the wait for stragglers is noticed.
+const MAX_WAIT_NS: u64 = 10_000_000;
+/// Lines per write at most: bounds the catch-up write after a stall.
 const MAX_BATCH: u64 = 4096;
-
-#[derive(Default)]
-struct Received {
-    lines: AtomicU64,
-    bad: AtomicU64,
-    latencies_ns: Mutex<Vec<u32>>,
-}
+const READ_BUF: usize = 1 << 18;
+/// The wait for stragglers ends after this long without a byte.
+const SILENCE: Duration = Duration::from_secs(3);
 
 fn main() {
     let args = Args::from_env();
@@ -40,7 +83,7 @@ fn main() {
     if to == 0 || rate == 0 {
         die("give `--to PORT` and `--rate LINES_PER_S`");
     }
-    let mut line = StampLine::new(size).unwrap_or_else(|| {
+    let line = StampLine::new(size).unwrap_or_else(|| {
         die(format_args!(
             "a line needs at least {} bytes",
             StampLine::MIN_SIZE
@@ -49,60 +92,93 @@ fn main() {
     let total = (rate as f64 * seconds) as u64;
     let warmup = (rate as f64 * warmup_s) as u64;
 
-    let received = Arc::new(Received::default());
-    for port in args.ports(0) {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| die(format_args!("listen on 127.0.0.1:{port}: {e}")));
-        let r = received.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let r = r.clone();
-                std::thread::spawn(move || read_loop(stream, warmup, &r));
+    let listeners: Vec<TcpListener> = args
+        .ports(0)
+        .into_iter()
+        .map(|port| {
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .unwrap_or_else(|e| die(format_args!("listen on 127.0.0.1:{port}: {e}")));
+            if let Err(e) = listener.set_nonblocking(true) {
+                die(format_args!("listen on 127.0.0.1:{port}: {e}"));
             }
-        });
-    }
-
-    let mut stream = connect(to, Duration::from_millis(wait_ms));
+            listener
+        })
+        .collect();
+    // Connections to the sink ports wait in the listeners' backlog until the
+    // loop below accepts them.
+    let stream = connect(to, Duration::from_millis(wait_ms));
     let _ = stream.set_nodelay(true);
-    let mut batch = Vec::with_capacity(MAX_BATCH as usize * size);
-    let start = now_ns();
-    let mut sent = 0u64;
-    while sent < total {
-        let now = now_ns();
-        let due = (((now - start) as u128 * rate as u128) / 1_000_000_000) as u64;
-        let due = due.min(total);
-        if due <= sent {
-            std::thread::sleep(Duration::from_micros(50));
-            continue;
-        }
-        let n = (due - sent).min(MAX_BATCH);
-        batch.clear();
-        for seq in sent..sent + n {
-            batch.extend_from_slice(line.line(seq, now));
-        }
-        if let Err(e) = stream.write_all(&batch) {
-            die(format_args!("write to 127.0.0.1:{to}: {e}"));
-        }
-        sent += n;
+    if let Err(e) = stream.set_nonblocking(true) {
+        die(format_args!("connect to 127.0.0.1:{to}: {e}"));
     }
-    let send_s = (now_ns() - start) as f64 / 1e9;
+    let mut sender = Sender::new(stream, line, size, rate, total);
+    let mut tally = Tally::new(warmup, total);
+    let mut sinks: Vec<Sink> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    let mut buf = vec![0u8; READ_BUF];
+    let mut send_end = None;
+    let mut last_byte = Instant::now();
+    // The default timer slack (50 µs) would stretch a 50 µs pacing sleep to
+    // up to 100 µs; 1 µs keeps batches on time.
+    // SAFETY: PR_SET_TIMERSLACK takes one integer and affects this thread only.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
 
-    // Wait (bounded) for the stragglers: everything arrived, or 3 s of silence.
-    let mut seen = received.lines.load(Relaxed);
-    let mut quiet_since = Instant::now();
-    while seen < total && quiet_since.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(10));
-        let now_seen = received.lines.load(Relaxed);
-        if now_seen != seen {
-            seen = now_seen;
-            quiet_since = Instant::now();
+    loop {
+        if send_end.is_none() {
+            if let Err(e) = sender.pump(now_ns()) {
+                die(format_args!("write to 127.0.0.1:{to}: {e}"));
+            }
+            if sender.finished() {
+                send_end = Some(now_ns());
+            } else if sender.stalled(now_ns()) {
+                eprintln!(
+                    "warning: 127.0.0.1:{to} took no byte for {} s; stopped sending",
+                    SILENCE.as_secs()
+                );
+                sender.give_up();
+                send_end = Some(now_ns());
+            }
+        } else if tally.lines >= sender.sent || last_byte.elapsed() >= SILENCE {
+            break;
+        }
+
+        fds.clear();
+        let sender_events = if send_end.is_none() {
+            sender.events()
+        } else {
+            0
+        };
+        fds.push(pollfd(sender.stream.as_raw_fd(), sender_events));
+        fds.extend(
+            listeners
+                .iter()
+                .map(|l| pollfd(l.as_raw_fd(), libc::POLLIN)),
+        );
+        fds.extend(
+            sinks
+                .iter()
+                .map(|s| pollfd(s.stream.as_raw_fd(), libc::POLLIN)),
+        );
+        let wait_ns = match send_end {
+            None => sender.idle_ns(now_ns()),
+            Some(_) => MAX_WAIT_NS,
+        };
+        if let Err(e) = poll_wait(&mut fds, wait_ns) {
+            die(format_args!("poll: {e}"));
+        }
+        let (listener_fds, sink_fds) = fds[1..].split_at(listeners.len());
+        for (listener, fd) in listeners.iter().zip(listener_fds) {
+            if fd.revents != 0 {
+                accept_all(listener, &mut sinks);
+            }
+        }
+        if read_ready(&mut sinks, sink_fds, &mut buf, &mut tally) {
+            last_byte = Instant::now();
         }
     }
-    let mut lat = received
-        .latencies_ns
-        .lock()
-        .map(|v| v.clone())
-        .unwrap_or_default();
+
+    let send_s = (send_end.unwrap_or_else(now_ns) - sender.start) as f64 / 1e9;
+    let lat = &mut tally.latencies_ns;
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
         if lat.is_empty() {
@@ -112,11 +188,13 @@ fn main() {
         lat[i] as f64 / 1000.0
     };
     println!(
-        "sent={sent} received={seen} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
+        "sent={} received={} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
          p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1}",
-        received.bad.load(Relaxed),
+        sender.sent,
+        tally.lines,
+        tally.bad,
         lat.len(),
-        sent as f64 / send_s,
+        sender.sent as f64 / send_s,
         pct(0.50),
         pct(0.99),
         pct(0.999),
@@ -125,46 +203,262 @@ fn main() {
     std::process::exit(0);
 }
 
-/// Splits the stream into lines (carrying a partial line across reads) and
-/// records each line's latency against the time of the read that completed it.
-fn read_loop(mut stream: TcpStream, warmup: u64, received: &Received) {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut local: Vec<u32> = Vec::with_capacity(1 << 16);
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        };
-        let t = now_ns();
-        let mut rest = &buf[..n];
-        let (mut lines, mut bad) = (0u64, 0u64);
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+/// The paced writer: makes the lines that are due, stamped at write time,
+/// and keeps what the socket did not take for the next turn.
+struct Sender {
+    stream: TcpStream,
+    line: StampLine,
+    rate: u64,
+    total: u64,
+    start: u64,
+    /// Lines made so far (written, or waiting in `batch`).
+    sent: u64,
+    batch: Vec<u8>,
+    /// How much of `batch` the socket has taken.
+    written: usize,
+    /// When the last batch was made.
+    last_batch: u64,
+    /// When the socket last took a byte.
+    last_progress: u64,
+    size: usize,
+}
+
+impl Sender {
+    fn new(stream: TcpStream, line: StampLine, size: usize, rate: u64, total: u64) -> Sender {
+        Sender {
+            stream,
+            line,
+            rate,
+            total,
+            start: now_ns(),
+            sent: 0,
+            batch: Vec::with_capacity(MAX_BATCH as usize * size),
+            written: 0,
+            last_batch: 0,
+            size,
+            last_progress: now_ns(),
+        }
+    }
+
+    /// One non-blocking step: the rest of the last batch if the socket did
+    /// not take all of it, else a new batch of the lines due at `now`.
+    fn pump(&mut self, now: u64) -> std::io::Result<()> {
+        if self.written == self.batch.len() {
+            let elapsed = now.saturating_sub(self.start) as u128;
+            let due = ((elapsed * self.rate as u128) / 1_000_000_000) as u64;
+            let due = due.min(self.total);
+            if due <= self.sent || now < self.last_batch + PACE_NS {
+                return Ok(());
+            }
+            self.last_batch = now;
+            let n = (due - self.sent).min(MAX_BATCH);
+            self.batch.clear();
+            self.written = 0;
+            self.line.extend(&mut self.batch, self.sent, n, now);
+            self.sent += n;
+        }
+        match self.stream.write(&self.batch[self.written..]) {
+            Ok(n) => {
+                self.written += n;
+                self.last_progress = now;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// What to wait for on the socket: room, when part of a batch waits.
+    fn events(&self) -> libc::c_short {
+        if self.written < self.batch.len() {
+            libc::POLLOUT
+        } else {
+            0
+        }
+    }
+
+    /// How long the loop may sleep before the sender has work: until the
+    /// next batch is due, or (when part of a batch waits for room, which
+    /// `poll` reports) at most [`MAX_WAIT_NS`] so a stall is noticed.
+    fn idle_ns(&self, now: u64) -> u64 {
+        if self.written < self.batch.len() {
+            return MAX_WAIT_NS;
+        }
+        if self.sent >= self.total {
+            return 0;
+        }
+        let line_due =
+            self.start + (self.sent as u128 * 1_000_000_000).div_ceil(self.rate as u128) as u64;
+        let batch_due = line_due.max(self.last_batch + PACE_NS);
+        batch_due.saturating_sub(now).min(MAX_WAIT_NS)
+    }
+
+    /// Part of a batch is waiting and the socket has taken nothing for
+    /// [`SILENCE`]: the relay stopped reading.
+    fn stalled(&self, now: u64) -> bool {
+        self.written < self.batch.len()
+            && now.saturating_sub(self.last_progress) >= SILENCE.as_nanos() as u64
+    }
+
+    /// Drops the unwritten rest of the batch; `sent` then counts only the
+    /// lines the socket took whole.
+    fn give_up(&mut self) {
+        let unwritten = (self.batch.len() - self.written).div_ceil(self.size);
+        self.sent -= unwritten as u64;
+        self.batch.clear();
+        self.written = 0;
+    }
+
+    /// Every line made and handed to the socket.
+    fn finished(&self) -> bool {
+        self.sent >= self.total && self.written == self.batch.len()
+    }
+}
+
+/// One accepted sink connection and the start of a line cut by a read.
+struct Sink {
+    stream: TcpStream,
+    carry: Vec<u8>,
+}
+
+/// What the sinks received, over all connections.
+struct Tally {
+    warmup: u64,
+    lines: u64,
+    bad: u64,
+    latencies_ns: Vec<u32>,
+}
+
+impl Tally {
+    fn new(warmup: u64, total: u64) -> Tally {
+        // Reserved up front: growing a vector of millions of entries copies
+        // it, a pause of milliseconds in the one thread that also reads.
+        let expected = total.saturating_sub(warmup).min(1 << 28) as usize;
+        Tally {
+            warmup,
+            lines: 0,
+            bad: 0,
+            latencies_ns: Vec::with_capacity(expected),
+        }
+    }
+
+    /// Splits `chunk` into lines (completing `carry`, the partial line of
+    /// the connection's previous read) and records each line's latency
+    /// against `t`, the time of the read that completed it.
+    fn record(&mut self, chunk: &[u8], carry: &mut Vec<u8>, t: u64) {
+        let mut rest = chunk;
+        while let Some(end) = find_newline(rest) {
             let parsed = if carry.is_empty() {
                 StampLine::parse(&rest[..end])
             } else {
                 carry.extend_from_slice(&rest[..end]);
-                let p = StampLine::parse(&carry);
+                let p = StampLine::parse(carry);
                 carry.clear();
                 p
             };
             rest = &rest[end + 1..];
-            lines += 1;
+            self.lines += 1;
             match parsed {
-                Some((seq, stamp)) if seq >= warmup => {
-                    local.push(t.saturating_sub(stamp).min(u32::MAX as u64) as u32)
-                }
+                Some((seq, stamp)) if seq >= self.warmup => self
+                    .latencies_ns
+                    .push(t.saturating_sub(stamp).min(u32::MAX as u64) as u32),
                 Some(_) => {}
-                None => bad += 1,
+                None => self.bad += 1,
             }
         }
         carry.extend_from_slice(rest);
-        if let Ok(mut all) = received.latencies_ns.lock() {
-            all.append(&mut local);
-        }
-        received.bad.fetch_add(bad, Relaxed);
-        received.lines.fetch_add(lines, Relaxed);
     }
+}
+
+/// One read from each sink `poll` found ready, recorded in `tally`; a
+/// sink that closed or failed is dropped. True when any byte came in.
+fn read_ready(
+    sinks: &mut Vec<Sink>,
+    ready: &[libc::pollfd],
+    buf: &mut [u8],
+    tally: &mut Tally,
+) -> bool {
+    let mut got = false;
+    // Walk backwards so that removing a sink keeps the indices of the ones
+    // not yet visited in step with `ready`.
+    for i in (0..ready.len()).rev() {
+        if ready[i].revents == 0 {
+            continue;
+        }
+        match sinks[i].stream.read(buf) {
+            Ok(0) => {
+                sinks.swap_remove(i);
+            }
+            Ok(n) => {
+                let t = now_ns();
+                tally.record(&buf[..n], &mut sinks[i].carry, t);
+                got = true;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(_) => {
+                sinks.swap_remove(i);
+            }
+        }
+    }
+    got
+}
+
+/// Accepts every connection waiting on `listener` (they may come at any
+/// time: a relay reconnecting, or connecting to its backends lazily).
+fn accept_all(listener: &TcpListener, sinks: &mut Vec<Sink>) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_ok() {
+                    sinks.push(Sink {
+                        stream,
+                        carry: Vec::new(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// glibc's vectorised `memchr`: scanning byte by byte took a third of
+/// the thread's time at 7.5 M lines/s.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    // SAFETY: the pointer and length describe `bytes`, valid for reads.
+    let at = unsafe { libc::memchr(bytes.as_ptr().cast(), b'\n' as i32, bytes.len()) };
+    (!at.is_null()).then(|| at as usize - bytes.as_ptr() as usize)
+}
+
+fn pollfd(fd: i32, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// Waits until one of `fds` is ready or `wait_ns` has passed.
+fn poll_wait(fds: &mut [libc::pollfd], wait_ns: u64) -> std::io::Result<()> {
+    let timeout = libc::timespec {
+        tv_sec: (wait_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (wait_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: `fds` is a valid, writable slice of pollfd for its whole
+    // length; `timeout` is a valid timespec; a null signal mask is allowed.
+    let n = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            &timeout,
+            std::ptr::null(),
+        )
+    };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
