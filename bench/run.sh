@@ -26,7 +26,8 @@
 #   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
 #
 # Not run by CI. Needs root for apt-get (only when a package is missing). Everything
-# listens on 127.0.0.1 ports 31000 (relay) and 32000/32001 (sinks); the script aborts
+# listens on 127.0.0.1 ports 31000 (relay) and 32000/32001 (sinks) (RELAY_PORT and
+# SINK_PORT move them: the sinks use SINK_PORT and SINK_PORT+1); the script aborts
 # if they are taken, waits for everything with a bound, and signals only the
 # processes it started itself.
 set -euo pipefail
@@ -34,7 +35,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/wbc-bench}; N=${N:-5000000}; N1K=${N1K:-$((N / 5))}; REPS=${REPS:-3}
 SIZES=${SIZES:-"64 1024"}; EXTRAS=${EXTRAS-"latency idle build"}; VERIFY=${VERIFY:-1}
 IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}
-L=31000; B1=32000; B2=32001
+L=${RELAY_PORT:-31000}; B1=${SINK_PORT:-32000}; B2=$((B1 + 1))
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 CFG=$OUT/cfg; RUNS=$OUT/runs; BIN=$OUT/bin; RES=$OUT/results.tsv; EXTRA=$OUT/extras.txt
 mkdir -p "$CFG" "$RUNS" "$BIN" "$OUT/data"
@@ -67,7 +68,10 @@ log "cargo build --release $pkgs"
 WBC=$TARGET/wbc
 for row in $WBC_ROWS; do
   log "wbc build bench/routes/${ROUTE[$row]}.wb"
-  "$WBC" build "$ROOT/bench/routes/${ROUTE[$row]}.wb" -o "$BIN/$row" > "$OUT/build-$row.log" 2>&1 \
+  # The routing files name the default ports; other ports are written into a copy.
+  sed "s/port: 31000/port: $L/; s/port: 32000/port: $B1/; s/port: 32001/port: $B2/" \
+    "$ROOT/bench/routes/${ROUTE[$row]}.wb" > "$CFG/${ROUTE[$row]}.wb"
+  "$WBC" build "$CFG/${ROUTE[$row]}.wb" -o "$BIN/$row" > "$OUT/build-$row.log" 2>&1 \
     || { log "wbc build failed, see $OUT/build-$row.log"; tail -20 "$OUT/build-$row.log" >&2; exit 1; }
 done
 declare -A LINES=([64]=$N [1024]=$N1K) DATA SHA BYTES
