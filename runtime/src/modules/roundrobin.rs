@@ -11,8 +11,8 @@
 //! keeps its events as complete lines in shared buffers (see
 //! [`crate::queue::Batch`]), and a member's share must be contiguous to be
 //! written without per-line work. That copy is the only one on the event
-//! path, and it replaces the one tcp.out would otherwise make. With one
-//! member up, nothing is copied: the batch goes to it whole.
+//! path (tcp.out writes pieces as they are). With one member up, nothing is
+//! copied: the batch goes to it whole.
 //!
 //! Members that are down ([`crate::Sender::is_up`] is false: a tcp.out
 //! without a connection locks its inbox) are skipped when dealing. If a
