@@ -53,6 +53,41 @@ async fn capacity_also_counts_bytes() {
 }
 
 #[tokio::test]
+async fn take_queued_appends_what_piled_up_up_to_a_byte_budget_and_frees_room() {
+    let mut p = proxy_with_capacity(6);
+    let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");
+    for prefix in ["a", "b", "c"] {
+        tx.try_send(&mut batch(prefix, 2)).unwrap();
+    }
+    // Full: a fourth batch waits for room.
+    let waiting = tokio::spawn(async move { tx.send(&mut batch("d", 2)).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiting.is_finished());
+
+    let mut got = Batch::new();
+    assert!(rx.recv(&mut got).await);
+    // Batches are taken while the budget is not reached (the last one may
+    // pass it): one byte of budget left takes one more batch, not two.
+    let budget = got.byte_len() + 1;
+    rx.take_queued(&mut got, budget);
+    assert_eq!(got, {
+        let mut both = batch("a", 2);
+        both.append(&mut batch("b", 2));
+        both
+    });
+    rx.take_queued(&mut got, usize::MAX);
+    assert_eq!(got.len(), 6);
+    tokio::time::timeout(LIMIT, waiting)
+        .await
+        .expect("the waiting sender was woken")
+        .unwrap()
+        .unwrap();
+    rx.take_queued(&mut got, usize::MAX);
+    assert_eq!(got.len(), 8);
+    assert_eq!(rx.stats().snapshot().out, 8);
+}
+
+#[tokio::test]
 async fn lock_semantics_per_kind_of_send() {
     let mut p = proxy_with_capacity(4);
     let (tx, mut rx) = p.queue("a", "outbox", "b", "inbox");

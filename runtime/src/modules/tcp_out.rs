@@ -59,6 +59,12 @@ const KIND: &str = "tcp.out";
 /// written but unacknowledged (kept for a reset, see [`Unacked`]).
 pub const SEND_BUFFER: u32 = 256 * 1024;
 
+/// Batches already queued are added to the one being written up to this
+/// many bytes: one `writev` (and one wake-up of the backend) for what piled
+/// up, instead of one per batch. About the kernel's send buffer (twice
+/// [`SEND_BUFFER`]), which a write can fill at once.
+const TAKE_BYTES: usize = 2 * SEND_BUFFER as usize;
+
 /// How long a finishing proxy waits for the backend to acknowledge the close
 /// (it has then read everything).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -214,6 +220,9 @@ impl TcpOut {
                     biased;
                     more = self.inbox.recv(held) => if !more {
                         return Ok(());
+                    } else {
+                        // What piled up meanwhile goes out in the same writev.
+                        self.inbox.take_queued(held, TAKE_BYTES);
                     },
                     ready = stream.readable() => {
                         ready.map_err(Down::Io)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::{Batch, Sender, Shared, TryRecv};
+use super::{Batch, Sender, Shared, State, TryRecv};
 use crate::context::Context;
 use crate::metrics::QueueStats;
 
@@ -51,34 +51,61 @@ impl Receiver {
         }
     }
 
+    /// Appends the batches already queued to `batch` while it holds fewer
+    /// than `max_bytes`; never waits, never arms the wake-up. A writer calls
+    /// it after [`Receiver::recv`] so that what piled up goes out in one
+    /// system call instead of one per batch.
+    pub fn take_queued(&mut self, batch: &mut Batch, max_bytes: usize) {
+        let freed_room = {
+            let mut st = self.shared.state();
+            let mut took = false;
+            while batch.byte_len() < max_bytes && self.pop_into(&mut st, batch) {
+                took = true;
+            }
+            took && std::mem::take(&mut st.senders_waiting)
+        };
+        if freed_room {
+            self.shared.room.notify_waiters();
+        }
+    }
+
     /// Takes the next batch if there is one; never waits. `Empty` arms the
     /// wake-up, so a caller may then sleep on its [`Notify`] (see
     /// [`Receiver::share_wakeup`]).
     pub fn try_recv(&mut self, batch: &mut Batch) -> TryRecv {
         let freed_room = {
             let mut st = self.shared.state();
-            let Some(mut next) = st.batches.pop_front() else {
+            if !self.pop_into(&mut st, batch) {
                 if st.senders == 0 || self.shared.ctx.is_finishing() {
                     return TryRecv::Closed;
                 }
                 st.receiver_waiting = true;
                 return TryRecv::Empty;
-            };
-            st.len -= next.len();
-            st.bytes -= next.byte_len();
-            self.shared.stats.add_out(next.len() as u64);
-            if batch.is_empty() {
-                std::mem::swap(batch, &mut next);
-            } else {
-                batch.append(&mut next);
             }
-            st.recycle(next);
             std::mem::take(&mut st.senders_waiting)
         };
         if freed_room {
             self.shared.room.notify_waiters();
         }
         TryRecv::Batch
+    }
+
+    /// Under the lock: moves the next queued batch into `batch` (appended
+    /// when `batch` is not empty). False when nothing is queued.
+    fn pop_into(&self, st: &mut State, batch: &mut Batch) -> bool {
+        let Some(mut next) = st.batches.pop_front() else {
+            return false;
+        };
+        st.len -= next.len();
+        st.bytes -= next.byte_len();
+        self.shared.stats.add_out(next.len() as u64);
+        if batch.is_empty() {
+            std::mem::swap(batch, &mut next);
+        } else {
+            batch.append(&mut next);
+        }
+        st.recycle(next);
+        true
     }
 
     /// Marks the queue down: roundrobin stops choosing it, `try_send` and
