@@ -208,15 +208,6 @@ pub struct Capacity {
     pub bytes: usize,
 }
 
-impl Default for Capacity {
-    fn default() -> Self {
-        Capacity {
-            events: DEFAULT_CAPACITY,
-            bytes: DEFAULT_BYTE_CAPACITY,
-        }
-    }
-}
-
 /// Creates one queue. Use [`crate::Proxy::queue`], which also registers the
 /// counters for metrics; this is the building block underneath.
 pub(crate) fn channel(

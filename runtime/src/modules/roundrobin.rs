@@ -174,7 +174,7 @@ impl<const N: usize> Dealer<N> {
             return;
         }
         let mut counts = [0usize; N];
-        for copy in &mut self.copies {
+        for (copy, _) in self.copies.iter_mut().zip(up).filter(|(_, up)| **up) {
             copy.reserve(events.byte_len() / ups + 1024);
         }
         for piece in events.pieces() {
