@@ -211,37 +211,35 @@ impl<const N: usize> Dealer<N> {
 mod tests {
     use super::*;
 
-    fn names(b: &Batch) -> Vec<String> {
-        b.events()
-            .map(|e| String::from_utf8_lossy(e).into_owned())
-            .collect()
+    fn events(events: &[&str]) -> Batch {
+        events.iter().collect()
     }
 
     #[test]
     fn deals_in_strict_rotation_across_batches() {
         let mut dealer = Dealer::<3>::new();
         let mut shares: [Batch; 3] = Default::default();
-        let mut first: Batch = ["a", "b", "c", "d"].iter().collect();
+        let mut first = events(&["a", "b", "c", "d"]);
         dealer.deal(&mut first, &[true; 3], &mut shares);
         assert!(first.is_empty());
-        let mut second: Batch = ["e", "f"].iter().collect();
+        let mut second = events(&["e", "f"]);
         dealer.deal(&mut second, &[true; 3], &mut shares);
-        assert_eq!(names(&shares[0]), ["a", "d"]);
-        assert_eq!(names(&shares[1]), ["b", "e"]);
-        assert_eq!(names(&shares[2]), ["c", "f"]);
+        assert_eq!(shares[0], events(&["a", "d"]));
+        assert_eq!(shares[1], events(&["b", "e"]));
+        assert_eq!(shares[2], events(&["c", "f"]));
     }
 
     #[test]
     fn members_down_are_skipped_and_one_up_takes_the_batch_whole() {
         let mut dealer = Dealer::<3>::new();
         let mut shares: [Batch; 3] = Default::default();
-        let mut batch: Batch = ["a", "b", "c"].iter().collect();
+        let mut batch = events(&["a", "b", "c"]);
         dealer.deal(&mut batch, &[true, false, true], &mut shares);
-        assert_eq!(names(&shares[0]), ["a", "c"]);
-        assert_eq!(names(&shares[2]), ["b"]);
-        let mut batch: Batch = ["x", "", "y"].iter().collect();
+        assert_eq!(shares[0], events(&["a", "c"]));
+        assert_eq!(shares[2], events(&["b"]));
+        let mut batch = events(&["x", "", "y"]);
         dealer.deal(&mut batch, &[false, true, false], &mut shares);
-        assert_eq!(names(&shares[1]), ["x", "", "y"]);
+        assert_eq!(shares[1], events(&["x", "", "y"]));
         assert_eq!(shares[1].pieces().len(), 1, "not copied line by line");
     }
 }

@@ -85,7 +85,9 @@ impl Lines {
 }
 
 /// A batch of events: complete lines, in order, in a few shared pieces.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Two batches are equal when they hold the same events in the same order,
+/// however the events are split into pieces.
+#[derive(Clone, Default)]
 pub struct Batch {
     pieces: Vec<Lines>,
     events: usize,
@@ -270,6 +272,14 @@ impl<T: AsRef<[u8]>> FromIterator<T> for Batch {
     }
 }
 
+impl PartialEq for Batch {
+    fn eq(&self, other: &Batch) -> bool {
+        self.events == other.events && self.events().eq(other.events())
+    }
+}
+
+impl Eq for Batch {}
+
 impl fmt::Debug for Batch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
@@ -378,6 +388,15 @@ mod tests {
                 assert_eq!(count_newlines(&bytes), want, "len {len}, every {every}");
             }
         }
+    }
+
+    #[test]
+    fn equal_means_the_same_events_whatever_the_pieces() {
+        let mut two = batch(&["a", "b"]);
+        two.append(&mut batch(&["c"]));
+        assert_eq!(two, batch(&["a", "b", "c"]));
+        assert_ne!(two, batch(&["a", "b", "d"]));
+        assert_ne!(two, batch(&["a", "b"]));
     }
 
     #[test]
