@@ -250,12 +250,7 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
 
 /// `4096`, `512KiB`, `4MiB`: a number of bytes.
 fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: usize = digits.parse().ok()?;
+    let (n, unit) = number_and_unit(text)?;
     let scale = match unit {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -263,23 +258,28 @@ fn parse_size(text: &str) -> Option<usize> {
         "GiB" => 1 << 30,
         _ => return None,
     };
-    n.checked_mul(scale)
+    usize::try_from(n).ok()?.checked_mul(scale)
 }
 
 /// `500ms`, `10s`, `2m`, or a plain number of seconds.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
+    let (n, unit) = number_and_unit(text)?;
     match unit {
         "" | "s" => Some(Duration::from_secs(n)),
         "ms" => Some(Duration::from_millis(n)),
         "m" => n.checked_mul(60).map(Duration::from_secs),
         _ => None,
     }
+}
+
+/// `10s` -> (10, "s"): the leading digits and what follows them.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    Some((digits.parse().ok()?, unit))
 }
 
 fn binary_name() -> String {
