@@ -6,7 +6,8 @@
 #
 # Forwards the same graphite-valid data over 127.0.0.1 through: the sender straight into
 # the sink (limit), haproxy (mode tcp, balance roundrobin), nginx stream, socat (one hop),
-# carbon-c-relay (forward and any_of, -q 1000000) and four proxies built with `wbc build`
+# carbon-c-relay (forward and any_of, -q 1000000), the reference line relay of issue 5
+# (ref-rr: bench/src/bin/minrelay.rs, no queues, counters or failover) and four proxies built with `wbc build`
 # from bench/routes/*.wb, and prints ONE table per line size: median wall time from the
 # first byte sent to the last line received, MiB/s, lines/s, ratios against limit, haproxy
 # and carbon-c-relay, the relay's CPU seconds and peak RSS, lines per sink, and a
@@ -21,6 +22,7 @@
 #   SIZES="64 1024"   line sizes to run
 #   ONLY="row ..."    only these rows (names as in the table; `limit` is always run)
 #   EXTRAS="latency idle build"   the measurements after the table (EXTRAS="" skips them)
+#   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown)
 #   VERIFY=1       one extra run per row that records and checks what the sinks got
 #   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
 #   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
@@ -134,6 +136,7 @@ ROWS=(
   "socat|one|socat TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1"
   "ccr-forward|one|carbon-c-relay -s -q 1000000 -f $CFG/ccr-forward.conf"
   "ccr-any_of|split|carbon-c-relay -s -q 1000000 -f $CFG/ccr-any_of.conf"
+  "ref-rr|split|$TARGET/minrelay $L $B1 $B2"
   "wbc-one|one|$BIN/wbc-one"
   "wbc-rr|split|$BIN/wbc-rr"
   "wbc-rr-funnel|split|$BIN/wbc-rr-funnel"
@@ -290,6 +293,7 @@ table() {
   echo " cpu/hap: the relay's CPU seconds (user+sys, median) divided by haproxy's - steadier than wall time on a busy machine;"
   echo " limit-writev: the sender alone, writing with two iovecs per line (the write shape of tcp.out), no relay;"
   echo " rss_MiB: peak over the runs; MiB/s and lines/s count input bytes/lines (fanout writes twice as much);"
+  echo " ref-rr: issue 5's reference, a minimal tokio relay dealing lines to two buffers (bench/src/bin/minrelay.rs);"
   echo " haproxy and nginx balance connections, so one client's data all goes to one sink)"
 }
 table | tee "$OUT/table.txt"
@@ -315,6 +319,14 @@ target() { # description size row reference factor: lines/s(row) >= factor x lin
   target "wbc-rr-funnel vs limit, 64 B" 64 wbc-rr-funnel limit 0.4
   target "wbc-fanout vs limit, 64 B" 64 wbc-fanout limit 0.3
   target "wbc-one vs haproxy, 1 KiB (MiB/s)" 1024 wbc-one haproxy 1.2
+  # Not a target: how the reference relay the targets were set from (0.60 x limit and
+  # 1.22 x haproxy where issue 5 measured it) compares in this run.
+  for row in ref-rr wbc-rr; do
+    for ref in limit haproxy; do
+      w=$(median_wall 64 "$row"); r=$(median_wall 64 "$ref")
+      [ -n "$w" ] && [ -n "$r" ] && awk -v w="$w" -v r="$r" -v d="$row vs $ref, 64 B" 'BEGIN { printf "  info  %s: %.2f x\n", d, r / w }'
+    done
+  done
   for row in $WBC_ROWS; do
     m=$(peak_rss 64 "$row"); [ -n "$m" ] || continue
     awk -v m="$m" -v r="$row" 'BEGIN { printf "  %-5s %s peak RSS, 64 B runs: %s MiB (target under 16 MiB)\n", (m < 16 ? "MET" : "NOT"), r, m }'
@@ -330,8 +342,8 @@ max_rate() { # row -> median 64-byte lines/s of that row in this run (empty if n
   awk -F'\t' -v r="$1" '$1 == 64 && $2 == r && $3 ~ /^r/ && $5 == "complete" { print $7 }' "$RES" | sort -g \
     | awk -v n="${LINES[64]}" '{ w[++c] = $1 } END { if (c) printf "%d", n / w[int((c + 1) / 2)] }'
 }
-latency_row() { # row cmd rate
-  local row=$1 cmd=$2 rate=$3 d=$RUNS/latency.$1 i
+latency_row() { # row cmd rate rep
+  local row=$1 cmd=$2 rate=$3 rep=$4 d=$RUNS/latency.$1.$3.$4 i
   rm -rf "$d"; mkdir -p "$d"
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before latency/$row"; return 1; }; done
   local to=$L; [ -n "$cmd" ] || to=$B1 # no relay: the tool's own floor (sender straight into its sink)
@@ -345,19 +357,50 @@ latency_row() { # row cmd rate
   fi
   wait "$lat_pid" 2>/dev/null || true; EXTRA_PIDS=()
   stop_relay
-  extra "latency $row at $rate lines/s (64 B, 3 s, first 0.5 s left out): $(cat "$d/latency.txt")"
+  local f=$d/latency.txt
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$rate" "$rep" "$(kv "$f" achieved_rate)" "$(kv "$f" p50_us)" \
+    "$(kv "$f" p99_us)" "$(kv "$f" p999_us)" "$(kv "$f" slow_ms)" "$(cut -d' ' -f1 /proc/loadavg)" >> "$LAT"
+  log "  latency $row at $rate lines/s, rep $rep: $(cat "$f")"
+}
+# Every relay of a rate point is measured at the same offered rate, LAT_REPS times,
+# interleaved; the table shows the median of each percentile and every run's p99.
+latency_table() {
+  awk -F'\t' '
+  function med(s,   n, a, i, j, t) { n = split(s, a, " "); for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }; return n ? a[int((n + 1) / 2)] : "-" }
+  NR > 1 { k = $2 SUBSEP $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+           ach[k] = ach[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6; p999[k] = p999[k] " " $7; slow[k] = slow[k] " " $8 }
+  END {
+    printf "%-10s %-10s %12s %9s %9s %9s  %-30s %s\n", "rate", "row", "achieved", "p50_us", "p99_us", "p999_us", "p99_us of each run", "slow_ms of each run"
+    for (i = 1; i <= n; i++) { split(order[i], kk, SUBSEP)
+      printf "%-10s %-10s %12.0f %9.1f %9.1f %9.1f  %-30s %s\n", kk[1], kk[2], med(ach[order[i]]), med(p50[order[i]]), med(p99[order[i]]), med(p999[order[i]]), p99[order[i]], slow[order[i]] } }' "$LAT"
 }
 if [[ " $EXTRAS " == *" latency "* ]]; then
-  for row in wbc-one wbc-rr; do
-    [ -x "$BIN/$row" ] || continue
-    rate=$(max_rate "$row"); [ -n "$rate" ] || rate=$((2 * ${LAT_RATE:-1000000}))
-    latency_row "$row" "$BIN/$row" $((rate / 2)) || true
+  LAT=$OUT/latency.tsv; LAT_REPS=${LAT_REPS:-3}
+  printf 'row\trate\trep\tachieved\tp50_us\tp99_us\tp999_us\tslow_ms\tload1\n' > "$LAT"
+  rr_rate=$(max_rate wbc-rr); one_rate=$(max_rate wbc-one)
+  points=() # "rate|row row ..." - half of wbc-rr's and of wbc-one's measured maximum, then a light load
+  [ -n "$rr_rate" ] && points+=("$((rr_rate / 2))|limit haproxy ref-rr wbc-rr wbc-one")
+  [ -n "$one_rate" ] && points+=("$((one_rate / 2))|limit haproxy wbc-one")
+  [ ${#points[@]} -gt 0 ] || points+=("${LAT_RATE:-1000000}|limit haproxy ref-rr wbc-rr wbc-one")
+  points+=("${LAT_LOW:-100000}|haproxy wbc-rr")
+  for point in "${points[@]}"; do
+    rate=${point%%|*}
+    for ((rep = 1; rep <= LAT_REPS; rep++)); do
+      for row in ${point#*|}; do
+        case $row in
+          limit) cmd="" ;;
+          haproxy) cmd="haproxy -db -f $CFG/haproxy.cfg" ;;
+          ref-rr) cmd="$TARGET/minrelay $L $B1 $B2" ;;
+          *) [ -x "$BIN/$row" ] || continue; cmd=$BIN/$row ;;
+        esac
+        latency_row "$row" "$cmd" "$rate" "$rep" || true
+      done
+    done
   done
-  rr_rate=$(max_rate wbc-rr 2>/dev/null || true)
-  [ -n "$rr_rate" ] && { latency_row limit "" $((rr_rate / 2)) || true; }; [ -n "$rr_rate" ] || rr_rate=$((2 * ${LAT_RATE:-1000000}))
-  latency_row haproxy "haproxy -db -f $CFG/haproxy.cfg" $((rr_rate / 2)) || true
-  # and at a light load, where queueing in a busy machine does not dominate
-  [ -x "$BIN/wbc-rr" ] && { latency_row wbc-rr "$BIN/wbc-rr" "${LAT_LOW:-100000}" || true; }
+  extra "latency, 64-byte lines, 3 s per run (first 0.5 s left out), median of $LAT_REPS runs; rates: half of"
+  extra "the measured maximum of wbc-rr (${rr_rate:-?} lines/s) and of wbc-one (${one_rate:-?} lines/s), and a light load;"
+  extra "slow_ms K/M: K of the run's M one-millisecond windows of traffic held a line slower than 1 ms"
+  latency_table | tee -a "$EXTRA"
 fi
 idle_row() { # row cmd
   local row=$1 cmd=$2 d=$RUNS/idle.$1 pid i before after hwm

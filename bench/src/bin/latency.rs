@@ -7,7 +7,9 @@
 //! and the CLOCK_MONOTONIC time it was written. The sink side stamps every
 //! read and records, per line, arrival minus write time. Lines of the first
 //! `warmup-s` seconds are left out. Prints `sent= received= bad= measured=
-//! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us=`.
+//! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us= slow_ms=`
+//! (`slow_ms=K/M`: K of the run's M one-millisecond windows of traffic held
+//! a line slower than 1 ms; see [`slow_milliseconds`]).
 //!
 //! One thread does everything: the sending socket, the listeners and every
 //! accepted sink connection are non-blocking and multiplexed with `ppoll`.
@@ -179,6 +181,7 @@ fn main() {
 
     let send_s = (send_end.unwrap_or_else(now_ns) - sender.start) as f64 / 1e9;
     let lat = &mut tally.latencies_ns;
+    let (slow_ms, all_ms) = slow_milliseconds(lat, rate);
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
         if lat.is_empty() {
@@ -189,7 +192,7 @@ fn main() {
     };
     println!(
         "sent={} received={} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
-         p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1}",
+         p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} slow_ms={slow_ms}/{all_ms}",
         sender.sent,
         tally.lines,
         tally.bad,
@@ -201,6 +204,22 @@ fn main() {
         pct(1.0),
     );
     std::process::exit(0);
+}
+
+/// How the tail is spread in time: the lines, in arrival order, cut into
+/// windows of one millisecond of traffic at `rate`, and how many of those
+/// windows hold a line that took over 1 ms. A p99 above 1 ms from a few
+/// such windows in a row is a stall (the relay or the tool kept off a
+/// core); from windows spread all over the run it is the relay's steady
+/// pace.
+fn slow_milliseconds(latencies_ns: &[u32], rate: u64) -> (usize, usize) {
+    let window = (rate / 1000).max(1) as usize;
+    let windows = latencies_ns.chunks(window);
+    let all = windows.len();
+    let slow = windows
+        .filter(|w| w.iter().any(|&ns| ns > 1_000_000))
+        .count();
+    (slow, all)
 }
 
 /// The paced writer: makes the lines that are due, stamped at write time,
