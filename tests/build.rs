@@ -12,7 +12,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::net::TcpListener;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use e2e::{cache_dir, free_port, sha256_hex, temp_dir, wbc, Options, Run, BUILD_TIMEOUT};
 
@@ -141,6 +141,77 @@ fn unchanged_file_is_reused_and_version_names_the_file() {
     assert!(
         text.contains("relay.wb") && text.contains(&sha256_hex(routing.as_bytes())),
         "{text}"
+    );
+}
+
+/// The cache does not grow without end: a build removes crates no build
+/// has used for 30 days, with their artifacts in the shared target
+/// directory, and a build that reuses a binary marks it used.
+#[test]
+fn cache_drops_builds_unused_for_thirty_days() {
+    let dir = temp_dir("build-prune");
+    let cache = cache_dir();
+    let days_ago = |days: u64| SystemTime::now() - Duration::from_secs(days * 86_400);
+    let set_time = |path: &std::path::Path, when: SystemTime| {
+        fs::File::open(path).unwrap().set_modified(when).unwrap();
+    };
+    // What an earlier build left: a crate last used 40 days ago, and one of
+    // cargo's artifacts for it.
+    let stale = format!("wb-stale{}-{:016x}", std::process::id(), 0xdead_u64);
+    let stale_dir = cache.join("proxies").join(&stale);
+    fs::create_dir_all(stale_dir.join("src")).unwrap();
+    fs::write(stale_dir.join("Cargo.toml"), "[package]\n").unwrap();
+    fs::write(stale_dir.join(&stale), b"old binary").unwrap();
+    set_time(&stale_dir.join(&stale), days_ago(40));
+    let artifact = cache
+        .join("target/release/deps")
+        .join(format!("{}-0123abcd", stale.replace('-', "_")));
+    fs::create_dir_all(artifact.parent().unwrap()).unwrap();
+    fs::write(&artifact, b"old artifact").unwrap();
+
+    let name = format!("prune{}", std::process::id());
+    fs::write(
+        dir.join(format!("{name}.wb")),
+        one_to_one(free_port(), free_port()),
+    )
+    .unwrap();
+    let build = || {
+        let run = wbc(
+            &args(&["build", &format!("{name}.wb")]),
+            &dir,
+            BUILD_TIMEOUT,
+            Options::default(),
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run
+    };
+    build();
+    assert!(!stale_dir.exists(), "the stale crate is removed");
+    assert!(!artifact.exists(), "its artifact is removed");
+
+    // Our own crate, reused 10 days after it was last used, is used now.
+    let ours = fs::read_dir(cache.join("proxies"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("wb-{name}-")))
+        })
+        .expect("the build's crate is in the cache");
+    let binary = ours.join(ours.file_name().unwrap());
+    set_time(&binary, days_ago(10));
+    let second = build();
+    assert!(second.stderr.contains("Up to date"), "{}", second.stderr);
+    let age = fs::metadata(&binary)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .elapsed()
+        .unwrap_or_default();
+    assert!(
+        age < Duration::from_secs(600),
+        "touched on reuse: {age:?} old"
     );
 }
 

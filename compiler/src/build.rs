@@ -11,6 +11,8 @@
 //!    compiles tokio and the runtime; later ones compile one small `main.rs`.
 //! 5. The binary is kept next to the crate; `key` hashes everything that
 //!    goes into it, so an unchanged routing file reuses it without cargo.
+//! 6. Crates not built or reused for 30 days are removed with their
+//!    artifacts ([`prune`]), so the cache does not grow without end.
 //!
 //! The cache root is described in [`cache`]. Checking and printing
 //! diagnostics is the caller's job (`cli/build.rs`), so this module never
@@ -21,6 +23,7 @@ mod cargo;
 mod embedded;
 mod fsutil;
 mod project;
+pub mod prune;
 
 use std::fmt;
 use std::io;
@@ -60,6 +63,8 @@ pub struct Built {
     pub crate_dir: PathBuf,
     /// True when the binary was already built and cargo did not run.
     pub reused: bool,
+    /// What the cache pass after the build removed (see [`prune`]).
+    pub pruned: prune::Pruned,
 }
 
 #[derive(Debug)]
@@ -150,10 +155,13 @@ pub fn build(request: &Request<'_>, cache_root: &Path) -> Result<Built, BuildErr
     let crate_dir = cache_root.join("proxies").join(&name.package);
     let cached_binary = crate_dir.join(format!("{}{}", name.package, std::env::consts::EXE_SUFFIX));
     if cached_binary.is_file() {
+        // Reused counts as used: the crate is not pruned while it is built.
+        let _ = prune::touch(&cached_binary);
         return Ok(Built {
             binary: cached_binary,
             crate_dir,
             reused: true,
+            pruned: prune_cache(cache_root, &runtime_dir),
         });
     }
 
@@ -172,7 +180,19 @@ pub fn build(request: &Request<'_>, cache_root: &Path) -> Result<Built, BuildErr
         binary: cached_binary,
         crate_dir,
         reused: false,
+        pruned: prune_cache(cache_root, &runtime_dir),
     })
+}
+
+/// Removes builds unused for [`prune::MAX_UNUSED`]; runs once the new
+/// binary is in place, so a failure to prune never costs a build.
+fn prune_cache(cache_root: &Path, runtime_dir: &Path) -> prune::Pruned {
+    prune::prune(
+        cache_root,
+        runtime_dir,
+        std::time::SystemTime::now(),
+        prune::MAX_UNUSED,
+    )
 }
 
 /// Writes the crate of `request` to `dir` with its own copy of the runtime

@@ -119,6 +119,18 @@ pub fn build_file(
             started.elapsed().as_secs_f64()
         );
     }
+    let pruned = &built.pruned;
+    if pruned.crates + pruned.runtimes > 0 {
+        errln!(
+            "     Removed {} cached build{} and {} runtime cop{} unused for {} days ({:.1} MiB)",
+            pruned.crates,
+            if pruned.crates == 1 { "" } else { "s" },
+            pruned.runtimes,
+            if pruned.runtimes == 1 { "y" } else { "ies" },
+            build::prune::MAX_UNUSED.as_secs() / 86_400,
+            pruned.bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
     Ok(built)
 }
 
