@@ -375,7 +375,7 @@ latency_table() {
       printf "%-10s %-10s %12.0f %9.1f %9.1f %9.1f  %-30s %s\n", kk[1], kk[2], med(ach[order[i]]), med(p50[order[i]]), med(p99[order[i]]), med(p999[order[i]]), p99[order[i]], slow[order[i]] } }' "$LAT"
 }
 if [[ " $EXTRAS " == *" latency "* ]]; then
-  LAT=$OUT/latency.tsv; LAT_REPS=${LAT_REPS:-3}
+  LAT=$OUT/latency.tsv; LAT_REPS=${LAT_REPS:-3}; : > "$OUT/stalls.txt"
   printf 'row\trate\trep\tachieved\tp50_us\tp99_us\tp999_us\tslow_ms\tload1\n' > "$LAT"
   rr_rate=$(max_rate wbc-rr); one_rate=$(max_rate wbc-one)
   points=() # "rate|row row ..." - half of wbc-rr's and of wbc-one's measured maximum, then a light load
@@ -397,6 +397,12 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
       done
     done
   done
+  # What the machine itself allows: one spinning thread per core, gaps in its clock readings.
+  for ((rep = 1; rep <= LAT_REPS; rep++)); do
+    "$TARGET/stalls" --seconds 3 | sed "s/^/stalls run $rep: /" >> "$OUT/stalls.txt"
+  done
+  extra "machine stalls (bench/src/bin/stalls.rs: one thread per core spinning 3 s, gaps between clock readings):"
+  sed 's/^/  /' "$OUT/stalls.txt" | tee -a "$EXTRA"
   extra "latency, 64-byte lines, 3 s per run (first 0.5 s left out), median of $LAT_REPS runs; rates: half of"
   extra "the measured maximum of wbc-rr (${rr_rate:-?} lines/s) and of wbc-one (${one_rate:-?} lines/s), and a light load;"
   extra "slow_ms K/M: K of the run's M one-millisecond windows of traffic held a line slower than 1 ms"

@@ -1,5 +1,5 @@
 //! Shared pieces of the benchmark programs (`gen`, `send`, `sink`,
-//! `latency`, `idle`) that `bench/run.sh` drives.
+//! `latency`, `idle`, `minrelay`, `stalls`) that `bench/run.sh` drives.
 //!
 //! The programs are deliberately plain: blocking std sockets on 127.0.0.1,
 //! one thread per connection, large reused buffers. They must never be the
