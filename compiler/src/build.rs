@@ -155,7 +155,8 @@ pub fn build(request: &Request<'_>, cache_root: &Path) -> Result<Built, BuildErr
     let crate_dir = cache_root.join("proxies").join(&name.package);
     let cached_binary = crate_dir.join(format!("{}{}", name.package, std::env::consts::EXE_SUFFIX));
     if cached_binary.is_file() {
-        // Reused counts as used: the crate is not pruned while it is built.
+        // A reuse is a use: a routing file that is built often but never
+        // changed must not age out of the cache.
         let _ = prune::touch(&cached_binary);
         return Ok(Built {
             binary: cached_binary,
@@ -168,6 +169,9 @@ pub fn build(request: &Request<'_>, cache_root: &Path) -> Result<Built, BuildErr
     let cargo_toml = project::cargo_toml(&name, &runtime_path);
     project::write_crate(&crate_dir, &cargo_toml, &main_rs)
         .map_err(io_error("write the generated crate", &crate_dir))?;
+    // An unchanged crate whose earlier build failed keeps its old time;
+    // touched, a concurrent build's prune leaves it alone while cargo runs.
+    let _ = prune::touch(&crate_dir);
     let target_dir = cache_root.join("target");
     cargo::build(&crate_dir, &target_dir, request.profile).map_err(|error| BuildError::Cargo {
         crate_dir: crate_dir.clone(),

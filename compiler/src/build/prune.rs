@@ -39,11 +39,11 @@ pub struct Pruned {
     pub bytes: u64,
 }
 
-/// Marks the binary as used now, so a crate that is reused but never
-/// rebuilt is not pruned. Opens it read-only: a running proxy's binary
-/// cannot be opened for writing, and setting the time needs only ownership.
-pub fn touch(binary: &Path) -> io::Result<()> {
-    fs::File::open(binary)?.set_modified(SystemTime::now())
+/// Marks a crate's binary (or, while it has none, its directory) as used
+/// now. Opens it read-only: a running proxy's binary cannot be opened for
+/// writing, and setting the time needs only ownership.
+pub fn touch(path: &Path) -> io::Result<()> {
+    fs::File::open(path)?.set_modified(SystemTime::now())
 }
 
 /// Removes what under `cache_root` was last used more than `max_unused`
@@ -325,6 +325,25 @@ mod tests {
             Pruned::default()
         );
         assert!(binary.exists());
+    }
+
+    #[test]
+    fn a_crate_without_binary_counts_from_its_directory() {
+        let (c, runtime) = cache_with_runtime("no-binary");
+        let root = &c.0;
+        let failed = root.join("proxies/wb-failed-00000000000000ff");
+        let building = root.join("proxies/wb-building-0000000000000011");
+        for dir in [&failed, &building] {
+            file(&dir.join("src/main.rs"), 10);
+            age(dir, 60);
+        }
+        // A build of it starts now.
+        touch(&building).unwrap();
+
+        let pruned = prune(root, &runtime, SystemTime::now(), MAX_UNUSED);
+
+        assert_eq!(pruned.crates, 1);
+        assert!(!failed.exists() && building.exists());
     }
 
     #[test]
