@@ -29,6 +29,12 @@
 //! in-flight count drops when events are written. The module publishes
 //! `connected` (0/1) and `reconnects` (successful connections after the
 //! first) for metrics.
+//!
+//! The host is resolved at start (a name that does not resolve is a start-up
+//! error) and again before every connection attempt, so a backend that moved
+//! (a DNS failover, a rescheduled container) is found at the next reconnect;
+//! every address of the name is tried in order. While the name does not
+//! resolve, the address that worked last is tried.
 
 mod backoff;
 mod conn;
@@ -91,7 +97,7 @@ pub struct TcpOut {
 
 impl TcpOut {
     /// Resolves the host now, so a name that does not resolve is a start-up
-    /// error naming the module.
+    /// error naming the module. (Each connection attempt resolves it again.)
     pub fn new(
         config: TcpOutConfig,
         inbox: Receiver,
@@ -273,9 +279,12 @@ impl TcpOut {
             self.hand_off_until(ctx, held, tokio::time::sleep(*delay))
                 .await?;
             attempts += 1;
-            let attempt = conn::connect(self.address, Some(SEND_BUFFER));
+            let attempt = resolve_and_connect(self.config.host, self.config.port, self.address);
             match self.hand_off_until(ctx, held, attempt).await? {
-                Ok(stream) => return Some(stream),
+                Ok((stream, address)) => {
+                    self.address = address;
+                    return Some(stream);
+                }
                 Err(e) => {
                     *delay = backoff.next_delay();
                     let msg = format!(
@@ -378,6 +387,25 @@ async fn close_gracefully(mut stream: TcpStream) {
         }
     })
     .await;
+}
+
+/// One connection attempt: the host's current addresses, each in turn;
+/// `known` (the address that worked last) when the name does not resolve
+/// now, so a resolver outage does not cut off a backend that is up.
+async fn resolve_and_connect(
+    host: &'static str,
+    port: u16,
+    known: SocketAddr,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(found) => found.collect(),
+        Err(e) => {
+            tracing::debug!("{KIND}: cannot resolve {host}:{port} now ({e}); trying {known}");
+            Vec::new()
+        }
+    };
+    let addrs = if addrs.is_empty() { vec![known] } else { addrs };
+    conn::connect_any(&addrs, Some(SEND_BUFFER)).await
 }
 
 fn backoff_seed(name: &str, address: SocketAddr) -> u64 {

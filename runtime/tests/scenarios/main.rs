@@ -73,6 +73,7 @@ const CASES: &[Case] = cases![
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
     shutdown::shutdown_with_backend_down_reports_undelivered,
     recovery::retry_without_failed_queue_backend_restarts,
+    recovery::retry_without_failed_queue_host_by_name,
     recovery::residue_backend_reset_mid_stream,
     start_errors::start_error_port_in_use,
     start_errors::start_error_unresolvable_host,

@@ -14,6 +14,17 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The output keeps what it has not written, reconnects, and the backend
 /// ends up with every line exactly once, in input order.
 pub fn retry_without_failed_queue_backend_restarts() {
+    retry_without_failed_queue("127.0.0.1");
+}
+
+/// The same with the output's host given by name: it is resolved again
+/// before every connection attempt (through tokio's resolver threads), and
+/// the reconnect still finds the backend.
+pub fn retry_without_failed_queue_host_by_name() {
+    retry_without_failed_queue("localhost");
+}
+
+fn retry_without_failed_queue(host: &str) {
     let n = 100_000u64;
     let sink = Sink::start(SinkOpts {
         half_close_after: Some(20_000),
@@ -24,8 +35,11 @@ pub fn retry_without_failed_queue_backend_restarts() {
         keep_lines: true,
         ..SinkOpts::default()
     });
-    let metrics = [("WBC_TEST_METRICS", carbon.port.to_string())];
-    let run = start("one", &[sink.port], &metrics, 2);
+    let env = [
+        ("WBC_TEST_METRICS", carbon.port.to_string()),
+        ("WBC_TEST_OUT_HOST", host.to_string()),
+    ];
+    let run = start("one", &[sink.port], &env, 2);
     let sender = Sender::spawn_numbered(run.input, "r".repeat(91), n as usize);
     sender.join(WAIT).expect("sender finished");
     wait_total(&[&sink], n, WAIT);
@@ -39,7 +53,7 @@ pub fn retry_without_failed_queue_backend_restarts() {
     let connected = graphite.get("wbc.module.output.connected").copied();
     let t = tally(n, &[&got.seqs]);
     figures(
-        "retry_without_failed_queue",
+        &format!("retry_without_failed_queue host={host}"),
         t,
         &format!(
             "connections={} graphite_reconnects={reconnects:?} graphite_connected={connected:?}",

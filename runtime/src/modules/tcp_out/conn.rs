@@ -66,6 +66,24 @@ pub async fn connect(addr: SocketAddr, send_buffer: Option<u32>) -> io::Result<T
     Ok(stream)
 }
 
+/// Connects to the first of `addrs` that accepts, in their order (a name
+/// that resolves to an IPv6 and an IPv4 address, for a backend listening on
+/// one of them only, still connects). Returns the stream and the address it
+/// reached, or the last address's error.
+pub async fn connect_any(
+    addrs: &[SocketAddr],
+    send_buffer: Option<u32>,
+) -> io::Result<(TcpStream, SocketAddr)> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    for &addr in addrs {
+        match connect(addr, send_buffer).await {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
 /// Returns `Err` when the peer has closed or reset the connection. Never
 /// blocks; data the peer sent is discarded.
 pub fn check_peer(stream: &TcpStream) -> Result<(), Down> {
@@ -178,6 +196,34 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(ok, "bytes received differ from events + newlines");
+    }
+
+    /// An address nothing listens on: a port the kernel just handed out
+    /// and that was released again.
+    async fn refusing_address() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    #[tokio::test]
+    async fn connect_any_takes_the_first_address_that_accepts() {
+        let refusing = refusing_address().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listening = listener.local_addr().unwrap();
+        let addrs = [refusing, listening];
+        let (out, accepted) = tokio::join!(connect_any(&addrs, None), listener.accept());
+        let (_stream, reached) = out.unwrap();
+        assert_eq!(reached, listening);
+        assert!(accepted.is_ok());
+    }
+
+    #[tokio::test]
+    async fn connect_any_reports_the_error_when_none_accepts() {
+        let refusing = refusing_address().await;
+        let e = connect_any(&[refusing], None).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        let e = connect_any(&[], None).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 
     #[tokio::test]
