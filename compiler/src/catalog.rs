@@ -173,7 +173,8 @@ pub static KINDS: &[KindSpec] = &[
                 doc: "TCP port to connect to",
             },
             ArgSpec {
-                doc: "host to connect to; a name is resolved again before every connection attempt, \
+                doc:
+                    "host to connect to; a name is resolved again before every connection attempt, \
                       and each of its addresses is tried in turn",
                 ..HOST
             },

@@ -49,6 +49,7 @@ where
         }
     };
     init_tracing(&flags.log_level);
+    crate::allocator::tune();
     let runtime = match build_runtime(flags.threads) {
         Ok(rt) => rt,
         Err(e) => {

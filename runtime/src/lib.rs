@@ -9,6 +9,7 @@
 //! Start reading at [`queue`] (how events move), then [`shutdown`] (how a
 //! proxy stops without losing any), then [`modules`].
 
+mod allocator;
 pub mod context;
 mod launch;
 pub mod metrics;
