@@ -4,7 +4,8 @@
 //! no counters, no failover)". One thread, one client at a time. It is the
 //! ceiling the wbc rows are compared with (row `ref-rr` of bench/run.sh),
 //! not something to deploy: a sink that stops reading stalls it, a sink
-//! that dies ends it.
+//! that dies ends it, and a line longer than its 256 KiB buffer ends the
+//! client's connection (the benchmark's lines are 64 bytes and 1 KiB).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
