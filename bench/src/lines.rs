@@ -74,29 +74,71 @@ impl StampLine {
     }
 
     /// Appends lines `first..first + n` to `out`, all stamped `stamp_ns`.
-    /// The stamp is written once and the sequence number counted up in
-    /// place, so a line costs a copy instead of 30 divisions.
+    /// The first line is copied by doubling (a few large copies, not a call
+    /// per line), then each copy gets its sequence number, counted up in
+    /// place: the sender makes up to 20 M lines/s on the core it shares
+    /// with the reader, and a copy call per line was a sixth of its time.
     pub fn extend(&mut self, out: &mut Vec<u8>, first: u64, n: u64, stamp_ns: u64) {
-        self.line(first, stamp_ns);
-        for i in 0..n {
-            if i > 0 {
-                increment_digits(&mut self.template[STAMP_HEAD.len()..][..SEQ_DIGITS]);
-            }
-            out.extend_from_slice(&self.template);
+        if n == 0 {
+            return;
+        }
+        let size = self.template.len();
+        let start = out.len();
+        let total = n as usize * size;
+        out.extend_from_slice(self.line(first, stamp_ns));
+        while out.len() - start < total {
+            let have = out.len() - start;
+            out.extend_from_within(start..start + have.min(total - have));
+        }
+        let at = STAMP_HEAD.len();
+        let mut seq = [0u8; SEQ_DIGITS];
+        seq.copy_from_slice(&self.template[at..][..SEQ_DIGITS]);
+        for line in out[start + size..].chunks_exact_mut(size) {
+            increment_digits(&mut seq);
+            line[at..][..SEQ_DIGITS].copy_from_slice(&seq);
+        }
+    }
+}
+
+/// Reads the stamps back from [`StampLine`]s. The latency sink reads every
+/// line at up to 20 M lines/s on the core it shares with the sender, so a
+/// line costs a comparison: the lines of one batch carry the same stamp,
+/// and a stamp field equal to the previous line's is not parsed again.
+pub struct StampReader {
+    size: usize,
+    last_field: [u8; STAMP_DIGITS],
+    last: Option<u64>,
+}
+
+impl StampReader {
+    /// A reader of lines made by `StampLine::new(size)`.
+    pub fn new(size: usize) -> StampReader {
+        StampReader {
+            size,
+            last_field: [0; STAMP_DIGITS],
+            last: None,
         }
     }
 
-    /// Reads `(seq, stamp_ns)` back from a line without its `\n`; `None`
-    /// for a line this format did not make.
-    pub fn parse(line: &[u8]) -> Option<(u64, u64)> {
-        let tail = STAMP_TAIL.len() - 1; // the line comes without its newline
-        let stamp_at = line.len().checked_sub(tail + STAMP_DIGITS)?;
-        if !line.starts_with(STAMP_HEAD) || stamp_at < STAMP_HEAD.len() + SEQ_DIGITS {
+    /// The stamp of `line` (without its `\n`); `None` for a line this
+    /// format did not make: another length, another head, or a stamp that
+    /// is not all digits.
+    #[inline]
+    pub fn stamp(&mut self, line: &[u8]) -> Option<u64> {
+        if line.len() + 1 != self.size || !line.starts_with(STAMP_HEAD) {
             return None;
         }
-        let seq = read_digits(&line[STAMP_HEAD.len()..][..SEQ_DIGITS])?;
-        let stamp = read_digits(&line[stamp_at..][..STAMP_DIGITS])?;
-        Some((seq, stamp))
+        let at = line
+            .len()
+            .checked_sub(STAMP_TAIL.len() - 1 + STAMP_DIGITS)?;
+        let field: [u8; STAMP_DIGITS] = line[at..][..STAMP_DIGITS].try_into().ok()?;
+        if self.last.is_some() && field == self.last_field {
+            return self.last;
+        }
+        let stamp = read_digits(&field)?;
+        self.last_field = field;
+        self.last = Some(stamp);
+        self.last
     }
 }
 
@@ -159,15 +201,39 @@ mod tests {
     }
 
     #[test]
-    fn stamp_lines_round_trip() {
+    fn stamps_round_trip() {
         let mut t = StampLine::new(64).unwrap();
+        let mut r = StampReader::new(64);
         let line = t.line(42, 1_234_567_890_123).to_vec();
         assert_eq!(line.len(), 64);
-        assert_eq!(StampLine::parse(&line[..63]), Some((42, 1_234_567_890_123)));
-        assert_eq!(StampLine::parse(b"bench.m0000000001.x 1 1700000000"), None);
-        let mut bad = line.clone();
-        bad[10] = b'x';
-        assert_eq!(StampLine::parse(&bad[..63]), None);
+        assert_eq!(r.stamp(&line[..63]), Some(1_234_567_890_123));
+        // The same stamp again comes from the cache; a new one is parsed.
+        assert_eq!(
+            r.stamp(&t.line(43, 1_234_567_890_123)[..63]),
+            Some(1_234_567_890_123)
+        );
+        assert_eq!(r.stamp(&t.line(44, 7)[..63]), Some(7));
+        assert_eq!(
+            r.stamp(&t.line(45, 1_234_567_890_123)[..63]),
+            Some(1_234_567_890_123)
+        );
+    }
+
+    #[test]
+    fn stamp_reader_rejects_other_lines() {
+        let mut t = StampLine::new(64).unwrap();
+        let mut r = StampReader::new(64);
+        let line = t.line(42, 99).to_vec();
+        assert_eq!(r.stamp(&line[..63]), Some(99));
+        assert_eq!(r.stamp(b"bench.m0000000001.x 1 1700000000"), None);
+        assert_eq!(r.stamp(&line[..62]), None, "a line cut short");
+        let mut head = line.clone();
+        head[0] = b'x';
+        assert_eq!(r.stamp(&head[..63]), None);
+        // A damaged stamp differs from the cached one, so it is parsed.
+        let mut stamp = line.clone();
+        stamp[63 - 12] = b'x';
+        assert_eq!(r.stamp(&stamp[..63]), None);
     }
 
     #[test]
