@@ -285,12 +285,12 @@ impl TcpOut {
                     self.address = address;
                     return Some(stream);
                 }
-                Err(e) => {
+                Err((e, tried)) => {
                     *delay = backoff.next_delay();
                     let msg = format!(
                         "module `{}` ({KIND}) cannot connect to {}: {}; retrying in {:.1}s",
                         self.config.name,
-                        self.address,
+                        describe_target(self.config.host, self.config.port, &tried),
                         crate::proxy::describe_io_error(&e),
                         delay.as_secs_f64()
                     );
@@ -391,12 +391,13 @@ async fn close_gracefully(mut stream: TcpStream) {
 
 /// One connection attempt: the host's current addresses, each in turn;
 /// `known` (the address that worked last) when the name does not resolve
-/// now, so a resolver outage does not cut off a backend that is up.
+/// now, so a resolver outage does not cut off a backend that is up. A
+/// failure comes with the addresses tried, for the warning.
 async fn resolve_and_connect(
     host: &'static str,
     port: u16,
     known: SocketAddr,
-) -> std::io::Result<(TcpStream, SocketAddr)> {
+) -> Result<(TcpStream, SocketAddr), (std::io::Error, Vec<SocketAddr>)> {
     let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
         Ok(found) => found.collect(),
         Err(e) => {
@@ -405,7 +406,23 @@ async fn resolve_and_connect(
         }
     };
     let addrs = if addrs.is_empty() { vec![known] } else { addrs };
-    conn::connect_any(&addrs, Some(SEND_BUFFER)).await
+    conn::connect_any(&addrs, Some(SEND_BUFFER))
+        .await
+        .map_err(|e| (e, addrs))
+}
+
+/// The backend as the routing file names it, and, when that is a name,
+/// the addresses it resolved to this time: `localhost:9000 (tried
+/// [::1]:9000, 127.0.0.1:9000)`, or `127.0.0.1:9000`.
+fn describe_target(host: &str, port: u16, tried: &[SocketAddr]) -> String {
+    let literal = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>();
+    match literal {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) => {
+            let tried: Vec<String> = tried.iter().map(SocketAddr::to_string).collect();
+            format!("{host}:{port} (tried {})", tried.join(", "))
+        }
+    }
 }
 
 fn backoff_seed(name: &str, address: SocketAddr) -> u64 {
@@ -418,4 +435,26 @@ fn backoff_seed(name: &str, address: SocketAddr) -> u64 {
         .fold(nanos, |h, b| {
             h.rotate_left(5) ^ u64::from(b).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_target;
+
+    #[test]
+    fn a_named_backend_is_described_with_the_addresses_tried() {
+        let tried = [
+            "[::1]:9000".parse().unwrap(),
+            "127.0.0.1:9000".parse().unwrap(),
+        ];
+        assert_eq!(
+            describe_target("localhost", 9000, &tried),
+            "localhost:9000 (tried [::1]:9000, 127.0.0.1:9000)"
+        );
+        assert_eq!(
+            describe_target("127.0.0.1", 9000, &tried[1..]),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(describe_target("::1", 9000, &tried[..1]), "[::1]:9000");
+    }
 }

@@ -39,7 +39,8 @@ fn retry_without_failed_queue(host: &str) {
         ("WBC_TEST_METRICS", carbon.port.to_string()),
         ("WBC_TEST_OUT_HOST", host.to_string()),
     ];
-    let run = start("one", &[sink.port], &env, 2);
+    let backend_port = sink.port;
+    let run = start("one", &[backend_port], &env, 2);
     let sender = Sender::spawn_numbered(run.input, "r".repeat(91), n as usize);
     sender.join(WAIT).expect("sender finished");
     wait_total(&[&sink], n, WAIT);
@@ -65,6 +66,14 @@ fn retry_without_failed_queue(host: &str) {
     assert_eq!(got.fragments, 0);
     assert!(got.connections >= 2, "the output never reconnected:\n{log}");
     assert!(log.contains("module `output` (tcp.out) is down"), "{log}");
+    // The first attempt comes at once, while the backend is closed for
+    // 300 ms; the warning names the backend as the routing file does.
+    let target = match host.parse::<std::net::IpAddr>() {
+        Ok(_) => format!("{host}:{backend_port}: "),
+        Err(_) => format!("{host}:{backend_port} (tried "),
+    };
+    let warning = format!("module `output` (tcp.out) cannot connect to {target}");
+    assert!(log.contains(&warning), "no `{warning}` in:\n{log}");
     assert_eq!(reconnects, Some(got.connections - 1), "reconnects metric");
     assert_eq!(connected, Some(1), "connected metric");
 }
