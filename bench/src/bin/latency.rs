@@ -42,7 +42,7 @@
 //! number is not read at all). With no relay at 18.5 M lines/s the thread
 //! used 2.6 s of CPU in a 3.3 s run (sorting 46 M latencies at the end
 //! included), 3.2 s when each line was copied and parsed whole; through
-//! wbc-one at that rate, p99 went from 1.9-5.8 ms to 0.25-3.0 ms.
+//! wbc-one at that rate, p99 went from 2.8-8.7 ms to 0.25-3.0 ms (3 runs each).
 //!
 //! Pacing: a batch at most every 50 µs ([`PACE_NS`], the pacing of the
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
