@@ -44,9 +44,9 @@
 //! included), 3.2 s when each line was copied and parsed whole; through
 //! wbc-one at that rate, p99 went from 2.8-8.7 ms to 0.25-3.0 ms (3 runs each).
 //!
-//! Pacing: a batch at most every 50 µs ([`PACE_NS`], the pacing of the
+//! Pacing: a batch at most every 50 µs ([`sender::PACE_NS`], the pacing of the
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
-//! now (at most [`MAX_BATCH`]), all stamped with the time of the `write`
+//! now (at most [`sender::MAX_BATCH`]), all stamped with the time of the `write`
 //! that offers them, so a stamp is never older than the write. A line waits
 //! up to 50 µs to be made; that wait is not counted. When the relay pushes
 //! back and the socket takes only part of a batch, the rest is kept and
@@ -63,22 +63,21 @@
 //! and the run ends when every line sent has arrived, or after 3 s without
 //! a byte.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod sender;
+mod sinks;
+
+use sender::Sender;
+use sinks::{accept_all, read_ready, Sink, Tally};
+use std::io::ErrorKind;
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use wbc_bench::lines::{StampLine, StampReader};
 use wbc_bench::{args::Args, connect, die, now_ns};
 
-/// A new batch at most this often (ns). Writing each line as it falls due
-/// gave the relay a wake-up per line: p99 through wbc-rr at 100,000 lines/s
-/// went from 0.2-0.3 ms to 0.6-0.9 ms.
-const PACE_NS: u64 = 50_000;
 /// The longest sleep in `ppoll`: bounds how late a stall or the end of
 /// the wait for stragglers is noticed.
 const MAX_WAIT_NS: u64 = 10_000_000;
-/// Lines per write at most: bounds the catch-up write after a stall.
-const MAX_BATCH: u64 = 4096;
 const READ_BUF: usize = 1 << 18;
 /// The wait for stragglers ends after this long without a byte.
 const SILENCE: Duration = Duration::from_secs(3);
@@ -234,249 +233,6 @@ fn slow_milliseconds(latencies_ns: &[u32], rate: u64) -> (usize, usize) {
         .filter(|w| w.iter().any(|&ns| ns > 1_000_000))
         .count();
     (slow, all)
-}
-
-/// The paced writer: makes the lines that are due, stamped at write time,
-/// and keeps what the socket did not take for the next turn.
-struct Sender {
-    stream: TcpStream,
-    line: StampLine,
-    rate: u64,
-    total: u64,
-    start: u64,
-    /// Lines made so far (written, or waiting in `batch`).
-    sent: u64,
-    batch: Vec<u8>,
-    /// How much of `batch` the socket has taken.
-    written: usize,
-    /// When the last batch was made.
-    last_batch: u64,
-    /// When the socket last took a byte.
-    last_progress: u64,
-    size: usize,
-}
-
-impl Sender {
-    fn new(stream: TcpStream, line: StampLine, size: usize, rate: u64, total: u64) -> Sender {
-        Sender {
-            stream,
-            line,
-            rate,
-            total,
-            start: now_ns(),
-            sent: 0,
-            batch: Vec::with_capacity(MAX_BATCH as usize * size),
-            written: 0,
-            last_batch: 0,
-            size,
-            last_progress: now_ns(),
-        }
-    }
-
-    /// One non-blocking step: the rest of the last batch if the socket did
-    /// not take all of it, else a new batch of the lines due at `now`.
-    fn pump(&mut self, now: u64) -> std::io::Result<()> {
-        if self.written == self.batch.len() {
-            let elapsed = now.saturating_sub(self.start) as u128;
-            let due = ((elapsed * self.rate as u128) / 1_000_000_000) as u64;
-            let due = due.min(self.total);
-            if due <= self.sent || now < self.last_batch + PACE_NS {
-                return Ok(());
-            }
-            self.last_batch = now;
-            let n = (due - self.sent).min(MAX_BATCH);
-            self.batch.clear();
-            self.written = 0;
-            self.line.extend(&mut self.batch, self.sent, n, now);
-            self.sent += n;
-        }
-        match self.stream.write(&self.batch[self.written..]) {
-            Ok(n) => {
-                self.written += n;
-                self.last_progress = now;
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    }
-
-    /// What to wait for on the socket: room, when part of a batch waits.
-    fn events(&self) -> libc::c_short {
-        if self.written < self.batch.len() {
-            libc::POLLOUT
-        } else {
-            0
-        }
-    }
-
-    /// How long the loop may sleep before the sender has work: until the
-    /// next batch is due, or (when part of a batch waits for room, which
-    /// `poll` reports) at most [`MAX_WAIT_NS`] so a stall is noticed.
-    fn idle_ns(&self, now: u64) -> u64 {
-        if self.written < self.batch.len() {
-            return MAX_WAIT_NS;
-        }
-        if self.sent >= self.total {
-            return 0;
-        }
-        let line_due =
-            self.start + (self.sent as u128 * 1_000_000_000).div_ceil(self.rate as u128) as u64;
-        let batch_due = line_due.max(self.last_batch + PACE_NS);
-        batch_due.saturating_sub(now).min(MAX_WAIT_NS)
-    }
-
-    /// Part of a batch is waiting and the socket has taken nothing for
-    /// [`SILENCE`]: the relay stopped reading.
-    fn stalled(&self, now: u64) -> bool {
-        self.written < self.batch.len()
-            && now.saturating_sub(self.last_progress) >= SILENCE.as_nanos() as u64
-    }
-
-    /// Drops the unwritten rest of the batch; `sent` then counts only the
-    /// lines the socket took whole.
-    fn give_up(&mut self) {
-        let unwritten = (self.batch.len() - self.written).div_ceil(self.size);
-        self.sent -= unwritten as u64;
-        self.batch.clear();
-        self.written = 0;
-    }
-
-    /// Every line made and handed to the socket.
-    fn finished(&self) -> bool {
-        self.sent >= self.total && self.written == self.batch.len()
-    }
-}
-
-/// One accepted sink connection and the start of a line cut by a read.
-struct Sink {
-    stream: TcpStream,
-    carry: Vec<u8>,
-}
-
-/// What the sinks received, over all connections.
-struct Tally {
-    /// Lines stamped before this time (the warm-up) are counted, not measured.
-    measure_from_ns: u64,
-    reader: StampReader,
-    lines: u64,
-    bad: u64,
-    latencies_ns: Vec<u32>,
-}
-
-impl Tally {
-    fn new(reader: StampReader, measure_from_ns: u64, expected: u64) -> Tally {
-        // Reserved up front: growing a vector of millions of entries copies
-        // it, a pause of milliseconds in the one thread that also reads.
-        let mut latencies_ns = Vec::with_capacity(expected.min(1 << 28) as usize);
-        // Touched now, one store per page: touched first during the run,
-        // the pages were faults in the measuring thread (3 % of its time).
-        for slot in latencies_ns.spare_capacity_mut().iter_mut().step_by(1024) {
-            slot.write(0);
-        }
-        Tally {
-            measure_from_ns,
-            reader,
-            lines: 0,
-            bad: 0,
-            latencies_ns,
-        }
-    }
-
-    /// Splits `chunk` into lines (completing `carry`, the partial line of
-    /// the connection's previous read) and records each line's latency
-    /// against `t`, the time of the read that completed it.
-    fn record(&mut self, chunk: &[u8], carry: &mut Vec<u8>, t: u64) {
-        let mut rest = chunk;
-        if !carry.is_empty() {
-            let Some(end) = find_newline(rest) else {
-                carry.extend_from_slice(rest);
-                return;
-            };
-            carry.extend_from_slice(&rest[..end]);
-            let stamp = self.reader.stamp(carry);
-            self.count(stamp, t);
-            carry.clear();
-            rest = &rest[end + 1..];
-        }
-        while let Some(end) = find_newline(rest) {
-            let stamp = self.reader.stamp(&rest[..end]);
-            self.count(stamp, t);
-            rest = &rest[end + 1..];
-        }
-        carry.extend_from_slice(rest);
-    }
-
-    fn count(&mut self, stamp: Option<u64>, t: u64) {
-        self.lines += 1;
-        match stamp {
-            Some(stamp) if stamp >= self.measure_from_ns => self
-                .latencies_ns
-                .push(t.saturating_sub(stamp).min(u32::MAX as u64) as u32),
-            Some(_) => {}
-            None => self.bad += 1,
-        }
-    }
-}
-
-/// One read from each sink `poll` found ready, recorded in `tally`; a
-/// sink that closed or failed is dropped. True when any byte came in.
-fn read_ready(
-    sinks: &mut Vec<Sink>,
-    ready: &[libc::pollfd],
-    buf: &mut [u8],
-    tally: &mut Tally,
-) -> bool {
-    let mut got = false;
-    // Walk backwards so that removing a sink keeps the indices of the ones
-    // not yet visited in step with `ready`.
-    for i in (0..ready.len()).rev() {
-        if ready[i].revents == 0 {
-            continue;
-        }
-        match sinks[i].stream.read(buf) {
-            Ok(0) => {
-                sinks.swap_remove(i);
-            }
-            Ok(n) => {
-                let t = now_ns();
-                tally.record(&buf[..n], &mut sinks[i].carry, t);
-                got = true;
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(_) => {
-                sinks.swap_remove(i);
-            }
-        }
-    }
-    got
-}
-
-/// Accepts every connection waiting on `listener` (they may come at any
-/// time: a relay reconnecting, or connecting to its backends lazily).
-fn accept_all(listener: &TcpListener, sinks: &mut Vec<Sink>) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if stream.set_nonblocking(true).is_ok() {
-                    sinks.push(Sink {
-                        stream,
-                        carry: Vec::new(),
-                    });
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// glibc's vectorised `memchr`: scanning byte by byte took a third of
-/// the thread's time at 7.5 M lines/s.
-fn find_newline(bytes: &[u8]) -> Option<usize> {
-    // SAFETY: the pointer and length describe `bytes`, valid for reads.
-    let at = unsafe { libc::memchr(bytes.as_ptr().cast(), b'\n' as i32, bytes.len()) };
-    (!at.is_null()).then(|| at as usize - bytes.as_ptr() as usize)
 }
 
 fn pollfd(fd: i32, events: libc::c_short) -> libc::pollfd {
