@@ -22,7 +22,7 @@
 //! | 6 graphite counters | `metrics_graphite_counts_scenario_1` |
 //! | 7 SIGTERM mid-transfer | `shutdown_sigterm_mid_transfer_delivers_everything_read` |
 //!
-//! Beyond them: concurrent and idle clients, retry without a `failed`
+//! Beyond them: concurrent and idle clients, a burst of connections, retry without a `failed`
 //! queue, the residue of a reset backend, start-up errors, SIGTERM with the
 //! backend down.
 //!
@@ -69,6 +69,7 @@ const CASES: &[Case] = cases![
     input::input_ten_mib_without_newline_bounded_memory,
     clients::concurrent_clients_each_in_order,
     clients::idle_clients_cost_little,
+    clients::connection_burst_waits_in_the_accept_queue,
     forwarding::metrics_graphite_counts_scenario_1,
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
     shutdown::shutdown_with_backend_down_reports_undelivered,
