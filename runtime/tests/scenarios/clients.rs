@@ -124,13 +124,20 @@ pub fn connection_burst_waits_in_the_accept_queue() {
             .expect("write");
     }
     let got = sink.wait_lines(connected as u64, Duration::from_secs(30));
+    // The kernel caps the queue at net.core.somaxconn (4,096 since Linux
+    // 5.4); on a machine set lower, that cap is all tcp.in can get.
+    let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(4096);
+    let expected = CLIENTS.min(cap + 1);
     println!(
-        "figures connection_burst: clients={CLIENTS} connected_while_stopped={connected} connect_ms={connect_ms} lines={got}"
+        "figures connection_burst: clients={CLIENTS} connected_while_stopped={connected} connect_ms={connect_ms} lines={got} somaxconn={cap}"
     );
-    assert_eq!(
-        connected, CLIENTS,
-        "clients turned away by a full accept queue"
+    assert!(
+        connected >= expected,
+        "{connected} of {CLIENTS} clients connected; the rest were turned away by a full accept queue"
     );
-    assert_eq!(got, CLIENTS as u64);
+    assert_eq!(got, connected as u64);
     drop(conns);
 }

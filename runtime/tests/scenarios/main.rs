@@ -22,9 +22,9 @@
 //! | 6 graphite counters | `metrics_graphite_counts_scenario_1` |
 //! | 7 SIGTERM mid-transfer | `shutdown_sigterm_mid_transfer_delivers_everything_read` |
 //!
-//! Beyond them: concurrent and idle clients, a burst of connections, retry without a `failed`
-//! queue, the residue of a reset backend, start-up errors, SIGTERM with the
-//! backend down.
+//! Beyond them: concurrent and idle clients, a burst of connections, retry
+//! without a `failed` queue, the residue of a reset backend, start-up
+//! errors, SIGTERM with the backend down.
 //!
 //! `cargo test -p wbc-runtime --test scenarios -- failover` runs the
 //! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs. Cases
