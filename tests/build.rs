@@ -146,7 +146,8 @@ fn unchanged_file_is_reused_and_version_names_the_file() {
 
 /// The cache does not grow without end: a build removes crates no build
 /// has used for 30 days, with their artifacts in the shared target
-/// directory, and a build that reuses a binary marks it used.
+/// directory, and compiled runtimes whose runtime copy is gone; a build
+/// that reuses a binary marks it used.
 #[test]
 fn cache_drops_builds_unused_for_thirty_days() {
     let dir = temp_dir("build-prune");
@@ -168,6 +169,22 @@ fn cache_drops_builds_unused_for_thirty_days() {
         .join(format!("{}-0123abcd", stale.replace('-', "_")));
     fs::create_dir_all(artifact.parent().unwrap()).unwrap();
     fs::write(&artifact, b"old artifact").unwrap();
+    // And a compiled runtime whose copy an earlier wbc's pass removed.
+    let deps = cache.join("target/release/deps");
+    let gone_runtime = cache.join(format!("runtime-gone{}", std::process::id()));
+    let old_hash = format!("0ld{}", std::process::id());
+    let old_lib = deps.join(format!("libwbc_runtime-{old_hash}.rlib"));
+    let old_dep_info = deps.join(format!("wbc_runtime-{old_hash}.d"));
+    fs::write(&old_lib, b"old runtime").unwrap();
+    fs::write(
+        &old_dep_info,
+        format!(
+            "{}: {}\n",
+            old_lib.display(),
+            gone_runtime.join("src/lib.rs").display()
+        ),
+    )
+    .unwrap();
 
     let name = format!("prune{}", std::process::id());
     fs::write(
@@ -185,9 +202,14 @@ fn cache_drops_builds_unused_for_thirty_days() {
         assert_eq!(run.code, Some(0), "{}", run.stderr);
         run
     };
-    build();
+    let first = build();
     assert!(!stale_dir.exists(), "the stale crate is removed");
     assert!(!artifact.exists(), "its artifact is removed");
+    assert!(
+        !old_lib.exists() && !old_dep_info.exists(),
+        "the compiled runtime of a removed copy is removed"
+    );
+    assert!(first.stderr.contains("Removed"), "{}", first.stderr);
 
     // Our own crate, reused 10 days after it was last used, is used now.
     let ours = fs::read_dir(cache.join("proxies"))

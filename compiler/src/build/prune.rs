@@ -15,10 +15,12 @@
 //! time. Pruning is best effort: it runs after the binary is safe, and a
 //! file it cannot remove is left for the next build, never an error.
 //!
-//! The compiled tokio and runtime libraries in `target/` stay: every build
-//! shares them, and which runtime version an old library belongs to is
-//! cargo's business. Deleting the cache directory frees everything; the
-//! next build then compiles tokio again.
+//! A runtime copy's compiled library goes with the copy: cargo's dep-info
+//! file for it (`deps/wbc_runtime-<hash>.d`) lists the sources it was built
+//! from, and a build whose sources are in no `runtime-*` directory any more
+//! can never be used again. The compiled tokio and other libraries in
+//! `target/` stay: every build shares them. Deleting the cache directory
+//! frees everything; the next build then compiles tokio again.
 
 use std::fs;
 use std::io;
@@ -35,6 +37,8 @@ pub struct Pruned {
     pub crates: usize,
     /// Runtime copies removed.
     pub runtimes: usize,
+    /// Compiled runtime libraries removed because their copy is gone.
+    pub runtime_builds: usize,
     /// Bytes those files held.
     pub bytes: u64,
 }
@@ -65,8 +69,8 @@ pub fn prune(
         {
             continue;
         }
-        let bytes = size_of(&crate_dir);
-        if fs::remove_dir_all(&crate_dir).is_ok() {
+        let bytes = remove(&crate_dir);
+        if !crate_dir.exists() {
             pruned.crates += 1;
             pruned.bytes += bytes + remove_artifacts(&target, package);
         }
@@ -83,13 +87,74 @@ pub fn prune(
         if !unused_since(&runtime, now, max_unused) {
             continue;
         }
-        let bytes = size_of(&runtime);
-        if fs::remove_dir_all(&runtime).is_ok() {
+        let bytes = remove(&runtime);
+        if !runtime.exists() {
             pruned.runtimes += 1;
             pruned.bytes += bytes;
         }
     }
+    let (builds, bytes) = remove_orphaned_runtime_builds(cache_root, &target);
+    pruned.runtime_builds = builds;
+    pruned.bytes += bytes;
     pruned
+}
+
+/// Removes cargo's builds of the runtime library whose sources no
+/// `runtime-*` directory of `cache_root` holds any more; returns how many
+/// and the bytes freed. A build is kept when its dep-info names a runtime
+/// directory that exists, so a dep-info this code cannot read keeps its
+/// build.
+fn remove_orphaned_runtime_builds(cache_root: &Path, target: &Path) -> (usize, u64) {
+    let live: Vec<String> = subdirectories(cache_root)
+        .filter_map(|dir| Some(dir.file_name()?.to_str()?.to_owned()))
+        .filter(|name| name.starts_with("runtime-"))
+        .map(|name| format!("{sep}{name}{sep}", sep = std::path::MAIN_SEPARATOR))
+        .collect();
+    let (mut builds, mut freed) = (0, 0);
+    for profile in subdirectories(target) {
+        let deps = profile.join("deps");
+        for dep_info in entries(&deps) {
+            let Some(hash) = dep_info
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("wbc_runtime-")?.strip_suffix(".d"))
+            else {
+                continue;
+            };
+            let Ok(sources) = fs::read_to_string(&dep_info) else {
+                continue;
+            };
+            if !sources.contains("runtime-") || live.iter().any(|dir| sources.contains(dir)) {
+                continue;
+            }
+            builds += 1;
+            freed += remove(&deps.join(format!("libwbc_runtime-{hash}.rlib")))
+                + remove(&deps.join(format!("libwbc_runtime-{hash}.rmeta")))
+                + remove(
+                    &profile
+                        .join(".fingerprint")
+                        .join(format!("wbc-runtime-{hash}")),
+                )
+                + remove(&dep_info);
+        }
+    }
+    (builds, freed)
+}
+
+/// Removes a file or a directory tree; returns the bytes it held (0 when
+/// it could not be removed, or was not there).
+fn remove(path: &Path) -> u64 {
+    let bytes = size_of(path);
+    let removed = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    if removed.is_ok() {
+        bytes
+    } else {
+        0
+    }
 }
 
 /// Generated packages are named `wb-<stem>-<key>` (see `project::CrateName`);
@@ -138,15 +203,7 @@ fn remove_artifacts(target: &Path, package: &str) -> u64 {
                     continue;
                 };
                 if names_artifact(name, package) || names_artifact(name, &crate_name) {
-                    let bytes = size_of(&entry);
-                    let removed = if entry.is_dir() {
-                        fs::remove_dir_all(&entry)
-                    } else {
-                        fs::remove_file(&entry)
-                    };
-                    if removed.is_ok() {
-                        freed += bytes;
-                    }
+                    freed += remove(&entry);
                 }
             }
         }
@@ -201,179 +258,4 @@ fn size_of(path: &Path) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-    struct Cache(PathBuf);
-
-    impl Drop for Cache {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn cache(test: &str) -> Cache {
-        let dir = std::env::temp_dir().join(format!("wbc-prune-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Cache(dir)
-    }
-
-    /// A cache holding only the current runtime's copy.
-    fn cache_with_runtime(test: &str) -> (Cache, PathBuf) {
-        let c = cache(test);
-        let runtime = c.0.join("runtime-new");
-        file(&runtime.join("Cargo.toml"), 10);
-        (c, runtime)
-    }
-
-    fn file(path: &Path, bytes: usize) {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, vec![b'x'; bytes]).unwrap();
-    }
-
-    fn age(path: &Path, days: u32) {
-        let when = SystemTime::now() - DAY * days;
-        fs::File::open(path).unwrap().set_modified(when).unwrap();
-    }
-
-    /// A generated crate built `days` ago against `runtime`, with the
-    /// artifacts cargo leaves for it.
-    fn built(root: &Path, package: &str, runtime: &Path, days: u32) {
-        let dir = root.join("proxies").join(package);
-        let toml = format!(
-            "[dependencies]\nwbc-runtime = {{ path = \"{}\" }}\n",
-            runtime.display()
-        );
-        file(&dir.join("Cargo.toml"), 0);
-        fs::write(dir.join("Cargo.toml"), toml).unwrap();
-        file(&dir.join("src/main.rs"), 100);
-        let binary = dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
-        file(&binary, 1000);
-        age(&binary, days);
-        let crate_name = package.replace('-', "_");
-        let release = root.join("target/release");
-        file(&release.join(package), 1000);
-        file(&release.join(format!("{package}.d")), 10);
-        file(&release.join(format!("deps/{crate_name}-0123abcd")), 1000);
-        file(&release.join(format!("deps/{crate_name}-0123abcd.d")), 10);
-        file(
-            &release.join(format!(".fingerprint/{package}-0123abcd/bin-{package}")),
-            10,
-        );
-    }
-
-    fn exists(root: &Path, relative: &str) -> bool {
-        root.join(relative).exists()
-    }
-
-    #[test]
-    fn crates_unused_for_long_go_with_their_artifacts_and_recent_ones_stay() {
-        let (c, runtime) = cache_with_runtime("age");
-        let root = &c.0;
-        built(root, "wb-old-00000000000000aa", &runtime, 40);
-        built(root, "wb-recent-00000000000000bb", &runtime, 3);
-        // Shared libraries and other people's files are not ours to remove.
-        file(&root.join("target/release/deps/libtokio-99.rlib"), 500);
-        file(&root.join("proxies/notes/readme"), 5);
-        age(&root.join("proxies/notes"), 400);
-
-        let toml = fs::metadata(root.join("proxies/wb-old-00000000000000aa/Cargo.toml")).unwrap();
-        let planted = toml.len() + 100 + 1000 + (1000 + 10) + (1000 + 10) + 10;
-
-        let pruned = prune(root, &runtime, SystemTime::now(), MAX_UNUSED);
-
-        assert_eq!(pruned.crates, 1);
-        assert_eq!(pruned.runtimes, 0);
-        assert_eq!(pruned.bytes, planted);
-        for gone in [
-            "proxies/wb-old-00000000000000aa",
-            "target/release/wb-old-00000000000000aa",
-            "target/release/wb-old-00000000000000aa.d",
-            "target/release/deps/wb_old_00000000000000aa-0123abcd",
-            "target/release/deps/wb_old_00000000000000aa-0123abcd.d",
-            "target/release/.fingerprint/wb-old-00000000000000aa-0123abcd",
-        ] {
-            assert!(!exists(root, gone), "{gone} should be removed");
-        }
-        for kept in [
-            "proxies/wb-recent-00000000000000bb/wb-recent-00000000000000bb",
-            "target/release/wb-recent-00000000000000bb",
-            "target/release/deps/wb_recent_00000000000000bb-0123abcd",
-            "target/release/deps/libtokio-99.rlib",
-            "proxies/notes/readme",
-            "runtime-new/Cargo.toml",
-        ] {
-            assert!(exists(root, kept), "{kept} should be kept");
-        }
-    }
-
-    #[test]
-    fn a_touched_binary_is_in_use_again() {
-        let (c, runtime) = cache_with_runtime("touch");
-        let root = &c.0;
-        built(root, "wb-reused-00000000000000cc", &runtime, 90);
-        let binary = root.join(format!(
-            "proxies/wb-reused-00000000000000cc/wb-reused-00000000000000cc{}",
-            std::env::consts::EXE_SUFFIX
-        ));
-        touch(&binary).unwrap();
-        assert_eq!(
-            prune(root, &runtime, SystemTime::now(), MAX_UNUSED),
-            Pruned::default()
-        );
-        assert!(binary.exists());
-    }
-
-    #[test]
-    fn a_crate_without_binary_counts_from_its_directory() {
-        let (c, runtime) = cache_with_runtime("no-binary");
-        let root = &c.0;
-        let failed = root.join("proxies/wb-failed-00000000000000ff");
-        let building = root.join("proxies/wb-building-0000000000000011");
-        for dir in [&failed, &building] {
-            file(&dir.join("src/main.rs"), 10);
-            age(dir, 60);
-        }
-        // A build of it starts now.
-        touch(&building).unwrap();
-
-        let pruned = prune(root, &runtime, SystemTime::now(), MAX_UNUSED);
-
-        assert_eq!(pruned.crates, 1);
-        assert!(!failed.exists() && building.exists());
-    }
-
-    #[test]
-    fn old_runtimes_go_once_no_crate_needs_them() {
-        let c = cache("runtimes");
-        let root = &c.0;
-        let (current, needed, orphan) = (
-            root.join("runtime-current"),
-            root.join("runtime-needed"),
-            root.join("runtime-orphan"),
-        );
-        for r in [&current, &needed, &orphan] {
-            file(&r.join("Cargo.toml"), 10);
-            age(r, 100);
-        }
-        built(root, "wb-kept-00000000000000dd", &needed, 1);
-
-        let pruned = prune(root, &current, SystemTime::now(), MAX_UNUSED);
-
-        assert_eq!((pruned.crates, pruned.runtimes), (0, 1));
-        assert!(current.exists() && needed.exists() && !orphan.exists());
-    }
-
-    #[test]
-    fn artifact_names_match_only_the_package() {
-        let p = "wb-a-00000000000000ee";
-        assert!(names_artifact(p, p));
-        assert!(names_artifact(&format!("{p}.d"), p));
-        assert!(names_artifact(&format!("{p}-1f2e3d"), p));
-        assert!(!names_artifact(&format!("{p}x"), p));
-        assert!(!names_artifact("wb-a-00000000000000e", p));
-    }
-}
+mod tests;

@@ -120,14 +120,28 @@ pub fn build_file(
         );
     }
     let pruned = &built.pruned;
+    let mut removed = Vec::new();
     if pruned.crates + pruned.runtimes > 0 {
-        errln!(
-            "     Removed {} cached build{} and {} runtime cop{} unused for {} days ({:.1} MiB)",
+        removed.push(format!(
+            "{} cached build{} and {} runtime cop{} unused for {} days",
             pruned.crates,
             if pruned.crates == 1 { "" } else { "s" },
             pruned.runtimes,
             if pruned.runtimes == 1 { "y" } else { "ies" },
             build::prune::MAX_UNUSED.as_secs() / 86_400,
+        ));
+    }
+    if pruned.runtime_builds > 0 {
+        removed.push(format!(
+            "{} compiled runtime{} whose copy is gone",
+            pruned.runtime_builds,
+            if pruned.runtime_builds == 1 { "" } else { "s" },
+        ));
+    }
+    if !removed.is_empty() {
+        errln!(
+            "     Removed {} ({:.1} MiB)",
+            removed.join(", "),
             pruned.bytes as f64 / (1024.0 * 1024.0)
         );
     }
