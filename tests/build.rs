@@ -202,14 +202,15 @@ fn cache_drops_builds_unused_for_thirty_days() {
         assert_eq!(run.code, Some(0), "{}", run.stderr);
         run
     };
-    let first = build();
+    // Tests share the cache and build at the same time, so another test's
+    // build may be the one that prunes: what is checked is that it is gone.
+    build();
     assert!(!stale_dir.exists(), "the stale crate is removed");
     assert!(!artifact.exists(), "its artifact is removed");
     assert!(
         !old_lib.exists() && !old_dep_info.exists(),
         "the compiled runtime of a removed copy is removed"
     );
-    assert!(first.stderr.contains("Removed"), "{}", first.stderr);
 
     // Our own crate, reused 10 days after it was last used, is used now.
     let ours = fs::read_dir(cache.join("proxies"))

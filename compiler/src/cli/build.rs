@@ -119,31 +119,8 @@ pub fn build_file(
             started.elapsed().as_secs_f64()
         );
     }
-    let pruned = &built.pruned;
-    let mut removed = Vec::new();
-    if pruned.crates + pruned.runtimes > 0 {
-        removed.push(format!(
-            "{} cached build{} and {} runtime cop{} unused for {} days",
-            pruned.crates,
-            if pruned.crates == 1 { "" } else { "s" },
-            pruned.runtimes,
-            if pruned.runtimes == 1 { "y" } else { "ies" },
-            build::prune::MAX_UNUSED.as_secs() / 86_400,
-        ));
-    }
-    if pruned.runtime_builds > 0 {
-        removed.push(format!(
-            "{} compiled runtime{} whose copy is gone",
-            pruned.runtime_builds,
-            if pruned.runtime_builds == 1 { "" } else { "s" },
-        ));
-    }
-    if !removed.is_empty() {
-        errln!(
-            "     Removed {} ({:.1} MiB)",
-            removed.join(", "),
-            pruned.bytes as f64 / (1024.0 * 1024.0)
-        );
+    if let Some(line) = removal_line(&built.pruned) {
+        errln!("     {line}");
     }
     Ok(built)
 }
@@ -166,5 +143,67 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+/// What a build's pruning freed, as one line; `None` when it freed nothing.
+fn removal_line(pruned: &build::prune::Pruned) -> Option<String> {
+    let mut removed = Vec::new();
+    if pruned.crates + pruned.runtimes > 0 {
+        removed.push(format!(
+            "{} cached build{} and {} runtime cop{} unused for {} days",
+            pruned.crates,
+            if pruned.crates == 1 { "" } else { "s" },
+            pruned.runtimes,
+            if pruned.runtimes == 1 { "y" } else { "ies" },
+            build::prune::MAX_UNUSED.as_secs() / 86_400,
+        ));
+    }
+    if pruned.runtime_builds > 0 {
+        removed.push(format!(
+            "{} compiled runtime{} whose copy is gone",
+            pruned.runtime_builds,
+            if pruned.runtime_builds == 1 { "" } else { "s" },
+        ));
+    }
+    (!removed.is_empty()).then(|| {
+        format!(
+            "Removed {} ({:.1} MiB)",
+            removed.join(", "),
+            pruned.bytes as f64 / (1024.0 * 1024.0)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::removal_line;
+    use wbc::build::prune::Pruned;
+
+    #[test]
+    fn the_removal_line_names_only_what_was_removed() {
+        assert_eq!(removal_line(&Pruned::default()), None);
+        let runtime_only = Pruned {
+            runtime_builds: 1,
+            bytes: 3 << 20,
+            ..Pruned::default()
+        };
+        assert_eq!(
+            removal_line(&runtime_only).as_deref(),
+            Some("Removed 1 compiled runtime whose copy is gone (3.0 MiB)")
+        );
+        let all = Pruned {
+            crates: 2,
+            runtimes: 1,
+            runtime_builds: 2,
+            bytes: 5 << 19,
+        };
+        assert_eq!(
+            removal_line(&all).as_deref(),
+            Some(
+                "Removed 2 cached builds and 1 runtime copy unused for 30 days, \
+                 2 compiled runtimes whose copy is gone (2.5 MiB)"
+            )
+        );
     }
 }
