@@ -10,6 +10,7 @@
 //! `t_done`) come from [`now_ns`], CLOCK_MONOTONIC, so they can be subtracted.
 
 pub mod args;
+pub mod latencies;
 pub mod lines;
 
 /// CLOCK_MONOTONIC in nanoseconds: the same clock in every process of a run.

@@ -22,8 +22,10 @@
 //! an event, and delivering it would deliver a corrupt line.
 
 mod framer;
+mod read_size;
 
 pub use framer::LineFramer;
+use read_size::{ReadSize, MIN_READ_SIZE};
 
 use bytes::BytesMut;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -38,11 +40,6 @@ use crate::shutdown::{SourceKind, SourceToken};
 
 const KIND: &str = "tcp.in";
 
-/// Read buffers are allocated in sizes between these, per client: small for
-/// a client that sends little (its lines pin less memory while queued),
-/// doubling while reads fill the buffer (fewer, larger reads for a fast one).
-const MIN_READ_SIZE: usize = 4 * 1024;
-const MAX_READ_SIZE: usize = 256 * 1024;
 /// Below this much free space a new read buffer is reserved, so reads stay
 /// large enough to be worth a system call.
 const MIN_READ_SPACE: usize = 1024;
@@ -215,7 +212,7 @@ impl Client {
         let mut framer = LineFramer::new(self.max_line);
         let mut buf = BytesMut::new();
         let mut batch = Batch::new();
-        let mut read_size = MIN_READ_SIZE;
+        let mut read_size = ReadSize::new();
         let mut warned = false;
         let mut ended = false;
         loop {
@@ -258,7 +255,7 @@ impl Client {
 
     /// Waits until the client can be read (or the proxy stops) and reads
     /// once into `buf`.
-    async fn read(&self, stream: &TcpStream, buf: &mut BytesMut, read_size: &mut usize) -> Read {
+    async fn read(&self, stream: &TcpStream, buf: &mut BytesMut, read_size: &mut ReadSize) -> Read {
         let ready = tokio::select! {
             biased;
             _ = self.ctx.stopping() => return Read::Stopping,
@@ -267,16 +264,13 @@ impl Client {
         if buf.capacity() - buf.len() < MIN_READ_SPACE {
             // Doubling while one line spans many reads keeps copying of
             // a long partial line amortised.
-            buf.reserve((*read_size).max(buf.len()));
+            buf.reserve(read_size.get().max(buf.len()));
         }
         match ready.and_then(|()| stream.try_read_buf(buf)) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Idle,
             Ok(0) => Read::Ended,
-            Ok(_) => {
-                if buf.len() == buf.capacity() {
-                    // The read filled the buffer: the client is fast.
-                    *read_size = (*read_size * 2).min(MAX_READ_SIZE);
-                }
+            Ok(n) => {
+                read_size.read(n, buf.len() == buf.capacity());
                 Read::Data
             }
             Err(e) => {
@@ -310,10 +304,10 @@ impl Client {
     /// is released (events still using it keep it alive), so thousands of
     /// idle clients cost no buffers; a trickling client keeps its small one,
     /// so its lines share it instead of pinning one buffer each.
-    fn idle(&self, buf: &mut BytesMut, batch: &mut Batch, read_size: &mut usize) {
+    fn idle(&self, buf: &mut BytesMut, batch: &mut Batch, read_size: &mut ReadSize) {
+        read_size.quiet();
         if buf.is_empty() && buf.capacity() > MIN_READ_SIZE {
             *buf = BytesMut::new();
-            *read_size = MIN_READ_SIZE;
         }
         if batch.is_empty() {
             *batch = Batch::new();

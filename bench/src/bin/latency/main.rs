@@ -9,7 +9,8 @@
 //! `warmup-s` seconds are left out. Prints `sent= received= bad= measured=
 //! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us= slow_ms=`
 //! (`slow_ms=K/M`: K of the run's M one-millisecond windows of traffic held
-//! a line slower than 1 ms; see [`slow_milliseconds`]).
+//! a line slower than 1 ms; see
+//! [`Latencies::slow_windows`](wbc_bench::latencies::Latencies::slow_windows)).
 //!
 //! One thread does everything: the sending socket, the listeners and every
 //! accepted sink connection are non-blocking and multiplexed with `ppoll`.
@@ -36,13 +37,24 @@
 //! stall of the machine takes it many times the stall's length to catch
 //! up, which shows as the relay's tail. Lines are made by
 //! [`StampLine::extend`] (one stamp per batch, the line copied by
-//! doubling, the sequence counted up in place), found with `memchr`, and
-//! read back by [`StampReader`] (a stamp equal to the previous line's is
-//! not parsed again; the warm-up is left out by stamp, so the sequence
-//! number is not read at all). With no relay at 18.5 M lines/s the thread
-//! used 2.6 s of CPU in a 3.3 s run (sorting 46 M latencies at the end
-//! included), 3.2 s when each line was copied and parsed whole; through
-//! wbc-one at that rate, p99 went from 2.8-8.7 ms to 0.25-3.0 ms (3 runs each).
+//! doubling, the sequence counted up in a register). A batch's first line
+//! is found with `memchr` and parsed by [`StampReader`]; the lines after
+//! it are taken at the line size while they carry the same stamp field
+//! ([`StampReader::same_stamp_lines`]), and the lines of one read with one
+//! stamp are recorded once, with their count
+//! ([`Latencies`](wbc_bench::latencies::Latencies)), so nothing is sorted
+//! per line at the end.
+//!
+//! What that bought, measured with `/usr/bin/time`:
+//! - with no relay (the tool sending into its own sink), 23.7 M lines/s,
+//!   3 runs each: 2.8-3.0 s of CPU in a 3.5 s run (1.6 s of it user time,
+//!   the final sort included) with a line parsed per `memchr` and one
+//!   latency kept per line; now 1.9 s (0.6 s user);
+//! - through wbc-one at 18.5 M lines/s, 8 interleaved runs each: the tool's
+//!   CPU 2.8-3.0 s -> 2.0-2.5 s, and p99 under 1 ms in 6 runs instead of 3
+//!   (median 0.43 ms, was 1.3 ms).
+//! Earlier, copying each line with its own call and parsing every stamp
+//! whole cost 3.2 s at 18.5 M lines/s (2.6 s after the first round).
 //!
 //! Pacing: a batch at most every 50 µs ([`sender::PACE_NS`], the pacing of the
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
@@ -100,7 +112,6 @@ fn main() {
         ))
     });
     let total = (rate as f64 * seconds) as u64;
-    let warmup = (rate as f64 * warmup_s) as u64;
 
     let listeners: Vec<TcpListener> = args
         .ports(0)
@@ -123,11 +134,7 @@ fn main() {
     }
     let mut sender = Sender::new(stream, line, size, rate, total);
     let measure_from_ns = sender.start + (warmup_s * 1e9) as u64;
-    let mut tally = Tally::new(
-        StampReader::new(size),
-        measure_from_ns,
-        total.saturating_sub(warmup),
-    );
+    let mut tally = Tally::new(StampReader::new(size), size, measure_from_ns);
     let mut sinks: Vec<Sink> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut buf = vec![0u8; READ_BUF];
@@ -193,46 +200,28 @@ fn main() {
     }
 
     let send_s = (send_end.unwrap_or_else(now_ns) - sender.start) as f64 / 1e9;
-    let lat = &mut tally.latencies_ns;
-    let (slow_ms, all_ms) = slow_milliseconds(lat, rate);
-    lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
-        lat[i] as f64 / 1000.0
-    };
+    let lat = &tally.latencies;
+    // Windows of one millisecond of traffic at `rate`; see `slow_ms` above.
+    let (slow_ms, all_ms) = lat.slow_windows(rate / 1000, 1_000_000);
+    let us: Vec<f64> = lat
+        .percentiles(&[0.50, 0.99, 0.999, 1.0])
+        .into_iter()
+        .map(|ns| ns.map_or(f64::NAN, |ns| ns as f64 / 1000.0))
+        .collect();
     println!(
         "sent={} received={} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
          p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} slow_ms={slow_ms}/{all_ms}",
         sender.sent,
         tally.lines,
         tally.bad,
-        lat.len(),
+        lat.lines(),
         sender.sent as f64 / send_s,
-        pct(0.50),
-        pct(0.99),
-        pct(0.999),
-        pct(1.0),
+        us[0],
+        us[1],
+        us[2],
+        us[3],
     );
     std::process::exit(0);
-}
-
-/// How the tail is spread in time: the lines, in arrival order, cut into
-/// windows of one millisecond of traffic at `rate`, and how many of those
-/// windows hold a line that took over 1 ms. A p99 above 1 ms from a few
-/// such windows in a row is a stall (the relay or the tool kept off a
-/// core); from windows spread all over the run it is the relay's steady
-/// pace.
-fn slow_milliseconds(latencies_ns: &[u32], rate: u64) -> (usize, usize) {
-    let window = (rate / 1000).max(1) as usize;
-    let windows = latencies_ns.chunks(window);
-    let all = windows.len();
-    let slow = windows
-        .filter(|w| w.iter().any(|&ns| ns > 1_000_000))
-        .count();
-    (slow, all)
 }
 
 fn pollfd(fd: i32, events: libc::c_short) -> libc::pollfd {
