@@ -13,8 +13,10 @@ pub const PACE_NS: u64 = 50_000;
 /// Lines per write at most: bounds the catch-up write after a stall.
 pub const MAX_BATCH: u64 = 4096;
 
-/// The paced writer: makes the lines that are due, stamped at write time,
-/// and keeps what the socket did not take for the next turn.
+/// The paced writer: makes the lines that are due, stamped at write time
+/// (or, for lines that fell due while the socket held the sender back, when
+/// they fell due plus one pacing interval), and keeps what the socket did
+/// not take for the next turn.
 pub struct Sender {
     pub stream: TcpStream,
     line: StampLine,
@@ -30,6 +32,11 @@ pub struct Sender {
     last_batch: u64,
     /// When the socket last took a byte.
     last_progress: u64,
+    /// The socket refused part of the current batch.
+    held_back: bool,
+    /// When the socket last took the end of a batch it had held back: the
+    /// lines due before then waited for the relay, not for the sender.
+    released: u64,
     size: usize,
 }
 
@@ -45,6 +52,8 @@ impl Sender {
             batch: Vec::with_capacity(MAX_BATCH as usize * size),
             written: 0,
             last_batch: 0,
+            held_back: false,
+            released: 0,
             size,
             last_progress: now_ns(),
         }
@@ -64,7 +73,13 @@ impl Sender {
             let n = (due - self.sent).min(MAX_BATCH);
             self.batch.clear();
             self.written = 0;
-            self.line.extend(&mut self.batch, self.sent, n, now);
+            let first_due = self.due_ns(self.sent);
+            let stamp = if first_due <= self.released {
+                now.min(first_due + PACE_NS)
+            } else {
+                now
+            };
+            self.line.extend(&mut self.batch, self.sent, n, stamp);
             self.sent += n;
         }
         match self.stream.write(&self.batch[self.written..]) {
@@ -72,8 +87,15 @@ impl Sender {
                 self.written += n;
                 self.last_progress = now;
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => self.held_back = true,
             Err(e) => return Err(e),
+        }
+        if self.written < self.batch.len() {
+            self.held_back = true;
+        } else if self.held_back {
+            self.held_back = false;
+            self.released = now;
         }
         Ok(())
     }
@@ -97,10 +119,13 @@ impl Sender {
         if self.sent >= self.total {
             return 0;
         }
-        let line_due =
-            self.start + (self.sent as u128 * 1_000_000_000).div_ceil(self.rate as u128) as u64;
-        let batch_due = line_due.max(self.last_batch + PACE_NS);
+        let batch_due = self.due_ns(self.sent).max(self.last_batch + PACE_NS);
         batch_due.saturating_sub(now).min(MAX_WAIT_NS)
+    }
+
+    /// When line `seq` falls due: the schedule, whatever happened since.
+    fn due_ns(&self, seq: u64) -> u64 {
+        self.start + (seq as u128 * 1_000_000_000).div_ceil(self.rate as u128) as u64
     }
 
     /// Part of a batch is waiting and the socket has taken nothing for
@@ -122,5 +147,66 @@ impl Sender {
     /// Every line made and handed to the socket.
     pub fn finished(&self) -> bool {
         self.sent >= self.total && self.written == self.batch.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+    use wbc_bench::lines::StampReader;
+
+    /// A relay that stops reading for 300 ms: the lines that fall due
+    /// meanwhile are stamped with when they fell due, so each line's stamp
+    /// is within a pacing interval of its schedule. Stamped when made, the
+    /// first of them would be ~300 ms late.
+    #[test]
+    fn lines_held_back_by_the_relay_carry_their_due_time() {
+        const RATE: u64 = 1_000_000;
+        const HOLD: Duration = Duration::from_millis(300);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(HOLD);
+            let mut got = Vec::new();
+            let _ = peer.read_to_end(&mut got);
+            got
+        });
+
+        let total = RATE * 6 / 10;
+        let mut sender = Sender::new(stream, StampLine::new(64).unwrap(), 64, RATE, total);
+        let begun = Instant::now();
+        while !sender.finished() && begun.elapsed() < Duration::from_secs(10) {
+            sender.pump(now_ns()).unwrap();
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        assert!(sender.finished(), "sent {} of {total}", sender.sent);
+        assert!(
+            sender.released >= sender.start + HOLD.as_nanos() as u64 * 8 / 10,
+            "the socket held the sender back until the relay read"
+        );
+        let (start, due) = (sender.start, |seq: u64| sender.due_ns(seq));
+        let _ = sender.stream.shutdown(std::net::Shutdown::Write);
+        let got = reader.join().unwrap();
+
+        let mut stamps = StampReader::new(64);
+        let mut latest = 0u64;
+        let mut lines = 0u64;
+        for (seq, line) in got.chunks(64).enumerate() {
+            let stamp = stamps.stamp(&line[..63]).expect("a line the sender made");
+            assert!(stamp >= start);
+            latest = latest.max(stamp.saturating_sub(due(seq as u64)));
+            lines += 1;
+        }
+        assert_eq!(lines, total);
+        assert!(
+            latest < HOLD.as_nanos() as u64 / 2,
+            "a line was stamped {latest} ns after it fell due"
+        );
     }
 }
