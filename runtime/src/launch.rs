@@ -99,7 +99,7 @@ where
 /// thread an event's buffer and reference count stay in one core's cache,
 /// while on several the modules of one flow run on different cores and
 /// every batch bounces cache lines between them. Measured on 2 cores with
-/// sender and sink on the same machine: see PERFORMANCE.md.
+/// sender and sink on the same machine: see bench/HISTORY.md (changes 1-7).
 fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
