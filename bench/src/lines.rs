@@ -159,6 +159,11 @@ impl StampReader {
         }
     }
 
+    /// The size of the lines this reader takes, `\n` included.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// The stamp of `line` (without its `\n`); `None` for a line this
     /// format did not make: another length, another head, or a stamp that
     /// is not all digits.

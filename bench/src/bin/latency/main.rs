@@ -140,7 +140,7 @@ fn main() {
     }
     let mut sender = Sender::new(stream, line, size, rate, total);
     let measure_from_ns = sender.start + (warmup_s * 1e9) as u64;
-    let mut tally = Tally::new(StampReader::new(size), size, measure_from_ns);
+    let mut tally = Tally::new(StampReader::new(size), measure_from_ns);
     let mut sinks: Vec<Sink> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut buf = vec![0u8; READ_BUF];

@@ -17,8 +17,6 @@ pub struct Tally {
     /// Lines stamped before this time (the warm-up) are counted, not measured.
     measure_from_ns: u64,
     reader: StampReader,
-    /// The size of every line `reader` takes.
-    size: usize,
     pub lines: u64,
     pub bad: u64,
     pub latencies: Latencies,
@@ -29,11 +27,10 @@ pub struct Tally {
 const RUNS: usize = 1 << 21;
 
 impl Tally {
-    pub fn new(reader: StampReader, size: usize, measure_from_ns: u64) -> Tally {
+    pub fn new(reader: StampReader, measure_from_ns: u64) -> Tally {
         Tally {
             measure_from_ns,
             reader,
-            size,
             lines: 0,
             bad: 0,
             latencies: Latencies::with_capacity(RUNS),
@@ -60,7 +57,7 @@ impl Tally {
             let (n, stamp) = self.reader.same_stamp_lines(rest);
             if n > 0 {
                 self.count(stamp, n, t);
-                rest = &rest[n * self.size..];
+                rest = &rest[n * self.reader.size()..];
             }
             let Some(end) = find_newline(rest) else { break };
             let stamp = self.reader.stamp(&rest[..end]);
@@ -162,7 +159,7 @@ mod tests {
         line.extend(&mut stream, 8, 4, 2_000);
         stream[64 * 6 + 2] = b'x'; // the 7th line (stamp 1_000) is damaged
         for cut in [1, 7, 63, 64, 65, 200, 10_000] {
-            let mut tally = Tally::new(StampReader::new(64), 64, 500);
+            let mut tally = Tally::new(StampReader::new(64), 500);
             let mut carry = Vec::new();
             for (i, chunk) in stream.chunks(cut).enumerate() {
                 tally.record(chunk, &mut carry, 10_000 + i as u64);
