@@ -159,9 +159,10 @@ mod tests {
     use wbc_bench::lines::StampReader;
 
     /// A relay that stops reading for 300 ms: the lines that fall due
-    /// meanwhile are stamped with when they fell due, so each line's stamp
-    /// is within a pacing interval of its schedule. Stamped when made, the
-    /// first of them would be ~300 ms late.
+    /// meanwhile are stamped with when they fell due (plus a pacing
+    /// interval). Stamped when made, the first of them would be about 300 ms
+    /// late; the bound checked, half of that, leaves room for a test thread
+    /// that a busy machine keeps waiting.
     #[test]
     fn lines_held_back_by_the_relay_carry_their_due_time() {
         const RATE: u64 = 1_000_000;
