@@ -24,6 +24,9 @@
 #   EXTRAS="latency idle build"   the measurements after the table (EXTRAS="" skips them)
 #   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown)
 #   VERIFY=1       one extra run per row that records and checks what the sinks got
+#   CLIENTS=1      the sender's connections: the data is split into CLIENTS line-aligned parts
+#                  sent at once, one connection each (many agents feeding one relay); with
+#                  more than one, the correctness column compares sorted lines everywhere
 #   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
 #   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
 #
@@ -36,7 +39,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/wbc-bench}; N=${N:-5000000}; N1K=${N1K:-$((N / 5))}; REPS=${REPS:-3}
 SIZES=${SIZES:-"64 1024"}; EXTRAS=${EXTRAS-"latency idle build"}; VERIFY=${VERIFY:-1}
-IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}
+IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}; CLIENTS=${CLIENTS:-1}
 L=${RELAY_PORT:-31000}; B1=${SINK_PORT:-32000}; B2=$((B1 + 1))
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 CFG=$OUT/cfg; RUNS=$OUT/runs; BIN=$OUT/bin; RES=$OUT/results.tsv; EXTRA=$OUT/extras.txt
@@ -128,12 +131,13 @@ nginx -t -e "$CFG/nginx.err" -p "$CFG" -c "$CFG/nginx.conf" > "$CFG/nginx.check"
 # rows: name|mode|command. mode: direct (sender -> sink on B1), one (-> B1), split (-> B1 + B2,
 # lines divided), fanout (-> B1 + B2, each gets every line). -s: carbon-c-relay routes no
 # statistics of its own into the sinks.
+FORK=""; [ "$CLIENTS" -gt 1 ] && FORK=",fork" # socat serves one connection unless it forks per client
 ROWS=(
   "limit|direct|"
   "limit-writev|direct|"
   "haproxy|split|haproxy -db -f $CFG/haproxy.cfg"
   "nginx|split|nginx -e $CFG/nginx.err -p $CFG -c $CFG/nginx.conf"
-  "socat|one|socat TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1"
+  "socat|one|socat TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr$FORK TCP:127.0.0.1:$B1"
   "ccr-forward|one|carbon-c-relay -s -q 1000000 -f $CFG/ccr-forward.conf"
   "ccr-any_of|split|carbon-c-relay -s -q 1000000 -f $CFG/ccr-any_of.conf"
   "ref-rr|split|$TARGET/minrelay $L $B1 $B2"
@@ -170,8 +174,8 @@ kv() { [ -f "$1" ] || return 0; tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | tail -
 
 run_one() { # size name mode cmd tag
   local size=$1 name=$2 mode=$3 cmd=$4 tag=$5 d=$RUNS/$size.$2.$5 ports=$B1 dst=$L expect p
-  local n=${LINES[$size]} opt=() sendopt=()
-  [ "$name" = limit-writev ] && sendopt=(--iovec-lines 1)
+  local n=${LINES[$size]} opt=() sendopt=(--clients "$CLIENTS")
+  [ "$name" = limit-writev ] && sendopt+=(--iovec-lines 1)
   rm -rf "$d"; mkdir -p "$d"
   [ "$mode" = split ] || [ "$mode" = fanout ] && ports="$B1 $B2"
   [ "$mode" = direct ] && dst=$B1
@@ -204,8 +208,23 @@ run_one() { # size name mode cmd tag
   log "  $size/$name/$tag: $st lines=${lines:-0} wall=${wall}s sinks=${p1:--}/${p2:--} rss_kb=${rss:--} cpu=$cpu $ver"
 }
 
+received() { # dir port -> what the port received, connection after connection (sink --out)
+  local k=0; while [ -f "$1/recv.$2.$k" ]; do cat "$1/recv.$2.$k"; k=$((k + 1)); done
+}
 verify() { # size mode dir -> prints the verdict
   local want=${SHA[$1]} f1=$3/recv.$B1 f2=$3/recv.$B2 got a b
+  received "$3" $B1 > "$f1"; received "$3" $B2 > "$f2"
+  if [ "$CLIENTS" -gt 1 ]; then # the clients' lines interleave; the input is sorted
+    case $2 in
+      fanout)
+        a=$(LC_ALL=C sort -S 25% "$f1" | sha256sum | cut -c1-64); b=$(LC_ALL=C sort -S 25% "$f2" | sha256sum | cut -c1-64)
+        [ "$a" = "$want" ] && [ "$b" = "$want" ] && echo "sorted-sha256-each=OK" || echo "sorted-sha256-each=MISMATCH" ;;
+      *)
+        got=$(LC_ALL=C sort -S 25% "$f1" "$f2" | sha256sum | cut -c1-64)
+        [ "$got" = "$want" ] && echo "sorted-sha256=OK" || echo "sorted-sha256=MISMATCH" ;;
+    esac
+    return
+  fi
   case $2 in
     direct | one)
       got=$(sha256sum < "$f1" | cut -c1-64)
@@ -252,7 +271,7 @@ done
 
 # ---- 7. the table: median wall over the reps; rates and ratios from the median ----
 table() {
-  awk -F'\t' -v B1="$B1" -v B2="$B2" -v sizes="$SIZES" -v nl="${LINES[64]} ${LINES[1024]}" \
+  awk -F'\t' -v B1="$B1" -v B2="$B2" -v sizes="$SIZES" -v clients="$CLIENTS" -v nl="${LINES[64]} ${LINES[1024]}" \
       -v bytes="${BYTES[64]:-0} ${BYTES[1024]:-0}" '
   function med(key, n,   i, j, t, a) {
     for (i = 1; i <= n; i++) a[i] = val[key, i]
@@ -274,7 +293,8 @@ table() {
   END {
     ns = split(sizes, S, " ")
     for (s = 1; s <= ns; s++) { z = S[s]; if (!k[z]) continue
-      printf "\n%s-byte lines: %d lines, %.1f MiB per run (median of %d runs)\n", z, NLS[z], BYS[z] / 1048576, cnt[z, "limit"]
+      printf "\n%s-byte lines: %d lines, %.1f MiB per run, %d client%s (median of %d runs)\n", z, NLS[z], BYS[z] / 1048576, \
+        clients, (clients > 1 ? "s" : ""), cnt[z, "limit"]
       printf "%-14s %8s %8s %8s %7s %6s %6s %6s %7s %7s  %-17s %s\n", "row", "wall_s", "MiB/s", "Mlines/s", \
         "x_limit", "x_hap", "x_ccr", "cpu_s", "cpu/hap", "rss_MiB", "lines per sink", "correctness (verify run: lines per sink)"
       lim = med(z SUBSEP "limit", cnt[z, "limit"]); hap = (cnt[z, "haproxy"] ? med(z SUBSEP "haproxy", cnt[z, "haproxy"]) : 0)
@@ -294,7 +314,7 @@ table() {
   echo " limit-writev: the sender alone, writing with two iovecs per line (the write shape of tcp.out), no relay;"
   echo " rss_MiB: peak over the runs; MiB/s and lines/s count input bytes/lines (fanout writes twice as much);"
   echo " ref-rr: issue 5's reference, a minimal tokio relay dealing lines to two buffers (bench/src/bin/minrelay.rs);"
-  echo " haproxy and nginx balance connections, so one client's data all goes to one sink)"
+  echo " haproxy and nginx balance connections, so each client's data all goes to one sink)"
 }
 table | tee "$OUT/table.txt"
 

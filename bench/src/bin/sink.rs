@@ -1,7 +1,9 @@
 //! `sink [--lines N] [--idle-ms MS] [--start-ms MS] [--drain-ms MS]
 //! [--max-ms MS] [--out PREFIX] PORT...`: listens on 127.0.0.1:PORT for each
 //! port, accepts any number of connections, counts lines (newlines) per port,
-//! and optionally appends what each port receives to `PREFIX.PORT`.
+//! and optionally writes what each connection receives to `PREFIX.PORT.K`
+//! (K counts the port's connections from 0, in the order they were accepted;
+//! one file per connection, so concurrent connections do not interleave).
 //!
 //! It exits by itself and prints one line of `key=value` pairs:
 //! - `complete`: N lines seen, then every connection closed or `drain-ms`
@@ -16,7 +18,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use wbc_bench::{args::Args, count_newlines, die, now_ns};
 
@@ -27,7 +29,8 @@ struct Port {
     port: u16,
     lines: AtomicU64,
     bytes: AtomicU64,
-    out: Option<Mutex<File>>,
+    /// `PREFIX.PORT`: connection K writes to `PREFIX.PORT.K`.
+    out: Option<String>,
 }
 
 #[derive(Default)]
@@ -57,10 +60,7 @@ fn main() {
     }
     let mut all = Vec::new();
     for port in ports {
-        let out = args.get_str("out").map(|prefix| {
-            let path = format!("{prefix}.{port}");
-            Mutex::new(File::create(&path).unwrap_or_else(|e| die(format_args!("{path}: {e}"))))
-        });
+        let out = args.get_str("out").map(|prefix| format!("{prefix}.{port}"));
         let state = Arc::new(Port {
             port,
             lines: AtomicU64::new(0),
@@ -107,14 +107,6 @@ fn main() {
     );
     for p in &all {
         report += &format!(" p{}={}", p.port, p.lines.load(Relaxed));
-        if let Some(out) = &p.out {
-            let flushed = out
-                .lock()
-                .map(|mut f| f.flush().and_then(|_| f.sync_data()));
-            if !matches!(flushed, Ok(Ok(()))) {
-                report += " out_error=1";
-            }
-        }
     }
     println!("{report}");
     // Reader threads may still be blocked in read(); exiting ends them.
@@ -122,19 +114,24 @@ fn main() {
 }
 
 fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
-    for stream in listener.incoming() {
+    for (k, stream) in listener.incoming().enumerate() {
         let Ok(stream) = stream else { continue };
         totals.conns.fetch_add(1, Relaxed);
         totals.open.fetch_add(1, Relaxed);
+        // Created before reading, so a file exists for every connection that sent data.
+        let out = port.out.as_ref().map(|prefix| {
+            let path = format!("{prefix}.{k}");
+            File::create(&path).unwrap_or_else(|e| die(format_args!("{path}: {e}")))
+        });
         let (p, t) = (port.clone(), totals.clone());
         std::thread::spawn(move || {
-            read_loop(stream, &p, &t);
+            read_loop(stream, out, &p, &t);
             t.open.fetch_sub(1, Relaxed);
         });
     }
 }
 
-fn read_loop(mut stream: TcpStream, port: &Port, totals: &Totals) {
+fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: &Totals) {
     let mut buf = vec![0u8; READ_BUF];
     loop {
         let n = match stream.read(&mut buf) {
@@ -153,9 +150,9 @@ fn read_loop(mut stream: TcpStream, port: &Port, totals: &Totals) {
         if totals.expect > 0 && before < totals.expect && before + newlines >= totals.expect {
             totals.t_done.store(t, Relaxed);
         }
-        if let Some(out) = &port.out {
-            let written = out.lock().map(|mut f| f.write_all(&buf[..n]));
-            if !matches!(written, Ok(Ok(()))) {
+        // Unbuffered: what is written is in the file when the sink reports.
+        if let Some(file) = &mut out {
+            if file.write_all(&buf[..n]).is_err() {
                 die(format_args!("writing the output of port {}", port.port));
             }
         }
