@@ -158,7 +158,10 @@ mod tests {
             assert_eq!(parts.len(), n, "{n} parts");
             let lines: Vec<usize> = parts.iter().map(|p| p.len() / 10).collect();
             let (least, most) = (lines.iter().min(), lines.iter().max());
-            assert!(most.zip(least).is_some_and(|(m, l)| m - l <= 1), "{n} parts: {lines:?}");
+            assert!(
+                most.zip(least).is_some_and(|(m, l)| m - l <= 1),
+                "{n} parts: {lines:?}"
+            );
         }
     }
 }

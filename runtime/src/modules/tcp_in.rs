@@ -9,7 +9,8 @@
 //! client's socket buffer fills and TCP flow control slows the producer
 //! down. So memory per client is bounded by one read buffer (`max_line` plus
 //! one read) and one batch of at most a queue's capacity in events, whatever
-//! the client sends.
+//! the client sends; and the reads of busy clients share one budget per
+//! module (`read_budget`), so a hundred of them do not each hold 256 KiB.
 //!
 //! Over-long lines are dropped and counted in the outbox's `dropped` counter;
 //! the first one of each client is logged with the client's address, later
@@ -22,9 +23,11 @@
 //! an event, and delivering it would deliver a corrupt line.
 
 mod framer;
+mod read_budget;
 mod read_size;
 
 pub use framer::LineFramer;
+use read_budget::{ReadBudget, Share};
 use read_size::{ReadSize, MIN_READ_SIZE};
 
 use bytes::BytesMut;
@@ -152,6 +155,7 @@ async fn accept_loop(module: TcpIn) {
     } = module;
     tracing::info!("module `{}` ({KIND}) listening on {address}", config.name);
     let ctx = outbox.context().clone();
+    let budget = Arc::new(ReadBudget::default());
     let mut clients = JoinSet::new();
     loop {
         tokio::select! {
@@ -164,6 +168,7 @@ async fn accept_loop(module: TcpIn) {
                         max_line: config.max_line,
                         outbox: outbox.clone(),
                         ctx: ctx.clone(),
+                        budget: budget.clone(),
                     };
                     clients.spawn(client.serve(stream));
                 }
@@ -190,6 +195,7 @@ struct Client {
     max_line: u64,
     outbox: Sender,
     ctx: Arc<Context>,
+    budget: Arc<ReadBudget>,
 }
 
 /// What one attempt to read a client gave.
@@ -212,7 +218,7 @@ impl Client {
         let mut framer = LineFramer::new(self.max_line);
         let mut buf = BytesMut::new();
         let mut batch = Batch::new();
-        let mut read_size = ReadSize::new();
+        let mut read_size = ReadSize::new(Share::new(self.budget.clone()));
         let mut warned = false;
         let mut ended = false;
         loop {
