@@ -114,7 +114,9 @@ fn main() {
 }
 
 fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
-    for (k, stream) in listener.incoming().enumerate() {
+    // Numbered by accepted connection, so the files have no gaps when an accept fails.
+    let mut k = 0u64;
+    for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         totals.conns.fetch_add(1, Relaxed);
         totals.open.fetch_add(1, Relaxed);
@@ -123,6 +125,7 @@ fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
             let path = format!("{prefix}.{k}");
             File::create(&path).unwrap_or_else(|e| die(format_args!("{path}: {e}")))
         });
+        k += 1;
         let (p, t) = (port.clone(), totals.clone());
         std::thread::spawn(move || {
             read_loop(stream, out, &p, &t);
