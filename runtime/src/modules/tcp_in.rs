@@ -25,6 +25,8 @@
 mod framer;
 mod read_budget;
 mod read_size;
+#[cfg(test)]
+mod tests;
 
 pub use framer::LineFramer;
 use read_budget::{ReadBudget, Share};
@@ -61,6 +63,8 @@ pub struct TcpIn {
     address: SocketAddr,
     outbox: Sender,
     token: SourceToken,
+    /// Shared by this module's clients, and by no other module's.
+    budget: Arc<ReadBudget>,
 }
 
 impl TcpIn {
@@ -103,6 +107,7 @@ impl TcpIn {
             address,
             outbox,
             token,
+            budget: Arc::default(),
         })
     }
 
@@ -152,10 +157,10 @@ async fn accept_loop(module: TcpIn) {
         address,
         outbox,
         token,
+        budget,
     } = module;
     tracing::info!("module `{}` ({KIND}) listening on {address}", config.name);
     let ctx = outbox.context().clone();
-    let budget = Arc::new(ReadBudget::default());
     let mut clients = JoinSet::new();
     loop {
         tokio::select! {

@@ -33,6 +33,12 @@ impl ReadBudget {
         let share = BUDGET / self.large.load(Relaxed).max(1);
         round_down_to_power_of_two(share).clamp(MIN_READ_SIZE, MAX_READ_SIZE)
     }
+
+    /// How many clients read more than the smallest size now.
+    #[cfg(test)]
+    pub fn large_readers(&self) -> usize {
+        self.large.load(Relaxed)
+    }
 }
 
 /// One client's place in its module's [`ReadBudget`]: counted while its
