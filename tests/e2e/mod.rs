@@ -7,16 +7,19 @@
 
 pub mod sink;
 
+#[path = "../support/common.rs"]
+mod common;
+#[allow(unused_imports)] // each test target uses a different part
+pub use common::{free_port, sha256_hex};
+
 use std::fs;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 /// The workspace root (tests live in `tests/`, the package in `compiler/`).
 pub fn workspace() -> PathBuf {
@@ -69,30 +72,6 @@ impl Drop for TempDir {
     }
 }
 
-/// A port nobody uses right now, for a process the test starts later.
-///
-/// Ports are taken below Linux's ephemeral range (32768 and up): a port
-/// that the kernel handed out with `bind(0)` can be given again as the local
-/// end of any outgoing connection before the proxy binds it, which made
-/// tests fail with "address already in use" on a busy machine. Each process
-/// walks its own sequence (seeded by its pid) and probes every port by
-/// binding it, so parallel tests and test binaries do not collide.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let seed = std::process::id().wrapping_mul(2_654_435_761);
-    for _ in 0..SPAN {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = (FIRST + seed.wrapping_add(step.wrapping_mul(7)) % SPAN) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
-}
-
 /// Polls `done` every 10 ms until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -105,13 +84,6 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// An example routing file with its ports replaced: each `(old, new)` must

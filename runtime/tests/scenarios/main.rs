@@ -34,6 +34,8 @@
 mod backpressure;
 mod bench;
 mod clients;
+#[path = "../../../tests/support/common.rs"]
+mod common;
 mod failover;
 mod forwarding;
 mod graphs;

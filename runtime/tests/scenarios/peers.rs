@@ -3,7 +3,6 @@
 //! arrives. Plain std threads and blocking sockets on 127.0.0.1, so the test
 //! side shares nothing with the runtime under test.
 
-use sha2::{Digest, Sha256};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,29 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// A port nobody uses right now, for a process the test starts later.
-///
-/// Ports are taken below Linux's ephemeral range (32768 and up): a port
-/// that the kernel handed out with `bind(0)` can be given again as the local
-/// end of any outgoing connection before the proxy binds it, which made
-/// tests fail with "address already in use" on a busy machine. Each process
-/// walks its own sequence (seeded by its pid) and probes every port by
-/// binding it, so parallel tests and test binaries do not collide.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let seed = std::process::id().wrapping_mul(2_654_435_761);
-    for _ in 0..SPAN {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = (FIRST + seed.wrapping_add(step.wrapping_mul(7)) % SPAN) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
-}
+pub use crate::common::{free_port, hex, sha256_hex};
+use sha2::{Digest, Sha256};
 
 /// Waits (bounded) until something accepts connections on `port`.
 pub fn wait_listening(port: u16, timeout: Duration) -> bool {
@@ -76,14 +54,6 @@ pub fn seq_of(line: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |acc, &d| {
         d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
     })
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Connects to `port` and writes `data`, then closes. Returns the time the
