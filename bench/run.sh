@@ -29,6 +29,10 @@
 #                  more than one, the correctness column compares sorted lines everywhere,
 #                  two -t2 rows run wbc-one and wbc-rr with --threads 2, and the extras and
 #                  issue 5's verdicts (one-client figures) are left out
+#   ALT="flags"    every wbc row once more with these proxy flags, as row NAME+ (e.g.
+#                  ALT="--queue-capacity 16384": a flag's effect, measured in the same run)
+#   PIN="R S K"    run the relay on core R, the sender on core S and the sink on core K
+#                  (taskset), to see what the scheduler's placement of the three does
 #   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
 #   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
 #
@@ -45,6 +49,11 @@ IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}; CLIENTS=${CLIENTS:-1}
 # The extras are one-client measurements (the latency rates come from the table's maxima).
 [ "$CLIENTS" -gt 1 ] && EXTRAS=""
 L=${RELAY_PORT:-31000}; B1=${SINK_PORT:-32000}; B2=$((B1 + 1))
+RELAY_ON=(); SEND_ON=(); SINK_ON=() # PIN: a taskset prefix per process (it execs, so pids stay)
+if [ -n "${PIN:-}" ]; then
+  read -r pin_relay pin_send pin_sink <<< "$PIN"
+  RELAY_ON=(taskset -c "$pin_relay"); SEND_ON=(taskset -c "$pin_send"); SINK_ON=(taskset -c "$pin_sink")
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 CFG=$OUT/cfg; RUNS=$OUT/runs; BIN=$OUT/bin; RES=$OUT/results.tsv; EXTRA=$OUT/extras.txt
 mkdir -p "$CFG" "$RUNS" "$BIN" "$OUT/data"
@@ -153,6 +162,12 @@ ROWS=(
 )
 # Many clients can keep two worker threads busy: the same proxies with --threads 2.
 [ "$CLIENTS" -gt 1 ] && ROWS+=("wbc-one-t2|one|$BIN/wbc-one --threads 2" "wbc-rr-t2|split|$BIN/wbc-rr --threads 2")
+# ALT: every wbc row once more with these proxy flags (rows NAME+), to compare a flag in one run.
+if [ -n "${ALT:-}" ]; then
+  for r in "${ROWS[@]}"; do
+    [[ $r == wbc-* ]] && ROWS+=("${r%%|*}+|$(cut -d'|' -f2 <<< "$r")|${r##*|} $ALT")
+  done
+fi
 
 # ---- 4. one measured run ----
 SINK_PID=""; TIME_PID=""
@@ -189,17 +204,17 @@ run_one() { # size name mode cmd tag
   expect=$n; [ "$mode" = fanout ] && expect=$((2 * n))
   [ "$tag" = verify ] && opt=(--out "$d/recv")
   for p in $L $ports; do busy "$p" && { log "port $p busy before $name/$tag"; return 1; }; done
-  "$TARGET/sink" --lines "$expect" --idle-ms "$IDLE_MS" --start-ms 30000 --max-ms $((MAXRUN * 1000)) \
+  "${SINK_ON[@]}" "$TARGET/sink" --lines "$expect" --idle-ms "$IDLE_MS" --start-ms 30000 --max-ms $((MAXRUN * 1000)) \
     "${opt[@]}" $ports > "$d/sink.txt" 2> "$d/sink.err" &
   SINK_PID=$!
   for p in $ports; do wait_listen "$p" || { log "sink not listening on $p"; stop_sink; return 1; }; done
   if [ -n "$cmd" ]; then
-    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' "${RELAY_ON[@]}" sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
     TIME_PID=$!
     wait_listen $L || { log "$name: nothing listens on $L"; stop_relay; stop_sink; return 1; }
   fi
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
-  timeout "$MAXRUN" "$TARGET/send" "$dst" "${DATA[$size]}" "${sendopt[@]}" > "$d/send.txt" 2> "$d/send.err" || log "$name: sender failed"
+  timeout "$MAXRUN" "${SEND_ON[@]}" "$TARGET/send" "$dst" "${DATA[$size]}" "${sendopt[@]}" > "$d/send.txt" 2> "$d/send.err" || log "$name: sender failed"
   local i; for ((i = 0; i < MAXRUN * 10; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.1; done
   stop_sink; stop_relay
   local t0 td st lines p1 p2 rss cpu wall ver=-
@@ -255,6 +270,7 @@ verify() { # size mode dir -> prints the verdict
   echo "peers: $(haproxy -v | head -1 | cut -d' ' -f1-3); $(nginx -v 2>&1 | cut -d' ' -f3); $(socat -V | grep -m1 'socat version' | cut -d' ' -f2-3); carbon-c-relay $(dpkg-query -W -f='${Version}' carbon-c-relay)"
   if [ -x "$WBC" ]; then echo "wbc: $("$WBC" --version 2>&1 | head -1)"; fi
   echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'); reps $REPS, median shown"
+  if [ -n "${PIN:-}" ]; then echo "pinned (PIN): relay on core $pin_relay, sender on core $pin_send, sink on core $pin_sink"; fi
 } | tee "$OUT/machine.txt"
 
 # ---- 6. throughput: repetitions interleaved over rows (spreads the background noise) ----
@@ -393,7 +409,7 @@ latency_row() { # row cmd rate rep
   local lat_pid=$!; EXTRA_PIDS=("$lat_pid")
   wait_listen $B1 && wait_listen $B2 || { log "latency sink not listening"; stop_extras; return 1; }
   if [ -n "$cmd" ]; then
-    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+    /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' "${RELAY_ON[@]}" sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
     TIME_PID=$!
   fi
   wait "$lat_pid" 2>/dev/null || true; EXTRA_PIDS=()
@@ -472,7 +488,7 @@ idle_row() { # row cmd
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before idle/$row"; return 1; }; done
   "$TARGET/sink" --idle-ms 60000 --start-ms 60000 --max-ms 90000 $B1 $B2 > "$d/sink.txt" 2>&1 &
   SINK_PID=$!; wait_listen $B1 || true; wait_listen $B2 || true
-  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
+  /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' "${RELAY_ON[@]}" sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
   TIME_PID=$!; wait_listen $L || { log "idle/$row: nothing listens"; stop_relay; stop_sink; return 1; }
   sleep 0.5
   pid=$(cat "/proc/$TIME_PID/task/$TIME_PID/children" 2>/dev/null | cut -d' ' -f1)
