@@ -41,7 +41,9 @@
 //! once the proxy is finishing) are dropped and logged as one count
 //! ([`crate::Report::metrics_dropped`]). A funnel merging metric lines into
 //! a data route moves them into the data count ([`crate::Receiver::pass_to`]):
-//! from there on they are waited for like any event.
+//! from there on they are waited for like any event. It does so only until
+//! the stop, holding a source token meanwhile, so that no metric line can
+//! become data after the drain completed (see [`crate::modules::Funnel`]).
 //!
 //! # Why an in-flight count and not channel closing
 //!
