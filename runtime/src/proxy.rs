@@ -175,9 +175,12 @@ pub struct QueueReport {
 /// What [`Proxy::run_until`] returns.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Whether every source ended and every event was delivered.
+    /// Whether every source ended and every event was delivered (written)
+    /// before the drain timeout.
     pub drained: bool,
-    /// Events read but neither delivered nor dropped (0 when `drained`).
+    /// Events read but neither delivered nor dropped when the proxy ended:
+    /// those the drain left, and those a backend never acknowledged because
+    /// it reset the connection while the proxy closed it.
     pub undelivered: u64,
     /// Metric lines (events on internal queues) still queued or held by an
     /// output when the proxy ended: dropped, never waited for.
@@ -189,9 +192,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether the process should exit 0: drained and no module failed.
+    /// Whether the process should exit 0: drained, nothing undelivered and
+    /// no module failed.
     pub fn success(&self) -> bool {
-        self.drained && self.failed_modules.is_empty()
+        self.drained && self.undelivered == 0 && self.failed_modules.is_empty()
     }
 
     /// The counters of the queue `from_module.from_queue -> ...`.
@@ -336,10 +340,11 @@ impl Proxy {
                     false
                 }
             };
-        let undelivered = ctx.in_flight().max(0) as u64;
         ctx.begin_finishing();
         self.finish(drained).await;
-        // After the modules finished: what they flushed meanwhile is out.
+        // After the modules finished: what they flushed meanwhile is out, and
+        // what a backend reset during its close never received is back in.
+        let undelivered = ctx.in_flight().max(0) as u64;
         let metrics_dropped = ctx.internal_in_flight().max(0) as u64;
         let report = Report {
             drained,
@@ -441,7 +446,7 @@ fn log_report(report: &Report) {
             report.metrics_dropped
         );
     }
-    if report.drained {
+    if report.drained && report.undelivered == 0 {
         tracing::info!("drained, every event delivered");
     } else {
         tracing::error!("{} events left undelivered", report.undelivered);

@@ -14,7 +14,10 @@
 //!    zero. Then **finishing** ([`crate::Context::finishing`]): every
 //!    [`crate::Receiver::recv`] returns `false` once its queue is empty, so
 //!    modules flush, close and return; the proxy waits briefly for them and
-//!    reports the final counters.
+//!    reports the final counters. The undelivered count is taken then: a
+//!    tcp.out whose backend resets the connection while it closes it adds
+//!    back what the backend never acknowledged (the drain had counted it
+//!    delivered when written), and the stop is reported as lossy.
 //!
 //! A second trigger (second signal), a stop trigger while draining because
 //! input ended, or the drain timeout skips to finishing at once; the report

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use core_support::{collect, emit_in_batches, eventually, lines, run_in_background, taken, LIMIT};
+use core_support::{
+    collect, emit_in_batches, eventually, lines, run_in_background, silent_backend, taken, LIMIT,
+};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpListener;
 use wbc_runtime::modules::{Funnel, FunnelConfig, Graphite, GraphiteConfig, TcpOut, TcpOutConfig};
 use wbc_runtime::{Context, Counters, Proxy, ProxyOptions, Sender, SourceKind};
 
@@ -64,28 +65,6 @@ async fn counting_sink() -> (u16, Arc<AtomicU64>) {
     (port, lines)
 }
 
-/// A stalled carbon: accepts and never reads. A small receive buffer makes
-/// it stall sooner. The connection is held until `release` fires (or LIMIT).
-async fn stalled_carbon() -> (u16, oneshot::Sender<()>) {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("rcvbuf");
-    socket
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind carbon");
-    let listener = socket.listen(16).expect("listen");
-    let port = listener.local_addr().expect("addr").port();
-    let (release, released) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let held: Option<TcpStream> = match tokio::time::timeout(LIMIT, listener.accept()).await {
-            Ok(Ok((stream, _))) => Some(stream),
-            _ => None,
-        };
-        let _ = tokio::time::timeout(LIMIT, released).await;
-        drop(held);
-    });
-    (port, release)
-}
-
 fn tcp_out(name: &'static str, port: u16) -> TcpOutConfig {
     TcpOutConfig {
         name,
@@ -108,7 +87,7 @@ fn graphite_config() -> GraphiteConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
     let (sink_port, sink_lines) = counting_sink().await;
-    let (carbon_port, release_carbon) = stalled_carbon().await;
+    let (carbon_port, release_carbon) = silent_backend().await;
     let drain_timeout = Duration::from_secs(10);
     let mut proxy = Proxy::new(ProxyOptions {
         queue_capacity: 256,

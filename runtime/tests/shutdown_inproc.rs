@@ -212,3 +212,65 @@ async fn a_panicking_module_ends_the_proxy_with_failure() {
     assert_eq!(report.undelivered, 10);
     drop((tx, source));
 }
+
+/// A backend that had stopped reading resets the connection while the
+/// drained proxy closes it. The drain counted what tcp.out wrote as
+/// delivered, but what the backend never acknowledged sat in the proxy's
+/// send buffer and never reached it: the report must name those events
+/// undelivered (exit code 1) instead of calling the stop clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_reset_during_the_close_is_reported_undelivered() {
+    const EVENTS: usize = 2_000;
+    // Never reads; its small receive buffer acknowledges little.
+    let (port, reset) = silent_backend().await;
+
+    let mut proxy = proxy_with_capacity(256);
+    let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
+    let ctx = proxy.context().clone();
+    let source = ctx.register_source(SourceKind::Listener);
+    let config = TcpOutConfig {
+        name: "output",
+        port,
+        host: "127.0.0.1",
+        failed: false,
+        reconnect: Duration::from_millis(100),
+    };
+    proxy.spawn(TcpOut::new(config, rx, None).expect("output starts"));
+    let (stop_tx, running) = run_in_background(proxy);
+
+    emit_in_batches(
+        &tx,
+        &lines("a-forty-byte-event-for-the-send-buffer", EVENTS),
+        100,
+    )
+    .await;
+    // Everything written into the kernel counts as delivered.
+    assert!(
+        eventually(LIMIT, || ctx.in_flight() == 0).await,
+        "tcp.out never wrote everything: {} in flight",
+        ctx.in_flight()
+    );
+    drop(source);
+    let _ = stop_tx.send(());
+    assert!(
+        eventually(LIMIT, || ctx.is_finishing()).await,
+        "the drain never ended"
+    );
+    // tcp.out now waits (up to 1 s) for the backend to close its side.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = reset.send(());
+    let report = tokio::time::timeout(LIMIT, running)
+        .await
+        .expect("proxy stops")
+        .expect("proxy task");
+    eprintln!("reset during the close: {report:?}");
+    assert!(report.drained, "the drain itself completed: {report:?}");
+    assert!(
+        report.undelivered >= EVENTS as u64 / 2 && report.undelivered <= EVENTS as u64,
+        "the events the backend never acknowledged are undelivered: {report:?}"
+    );
+    assert!(
+        !report.success(),
+        "a lossy stop must not exit 0: {report:?}"
+    );
+}

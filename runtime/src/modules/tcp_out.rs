@@ -50,8 +50,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::context::Context;
@@ -70,10 +68,6 @@ pub const SEND_BUFFER: u32 = 256 * 1024;
 /// up, instead of one per batch. About the kernel's send buffer (twice
 /// [`SEND_BUFFER`]), which a write can fill at once.
 const TAKE_BYTES: usize = 2 * SEND_BUFFER as usize;
-
-/// How long a finishing proxy waits for the backend to acknowledge the close
-/// (it has then read everything).
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct TcpOutConfig {
     pub name: &'static str,
@@ -173,7 +167,7 @@ impl TcpOut {
                     // Metric lines are best effort: no waiting for a carbon
                     // that may have stopped reading.
                     if !self.inbox.is_internal() {
-                        close_gracefully(stream).await;
+                        self.close(&mut stream, &mut unacked).await;
                     }
                     self.connected.store(0, Ordering::Relaxed);
                     return;
@@ -348,6 +342,42 @@ impl TcpOut {
         }
     }
 
+    /// Closes the connection once the proxy has drained. The drain counted
+    /// what was written as delivered; a backend that resets the connection
+    /// now never received what it had not acknowledged, so those events go
+    /// back into the in-flight count, which the proxy reports as undelivered
+    /// (exit code 1) instead of losing them silently.
+    async fn close(&self, stream: &mut TcpStream, unacked: &mut Unacked) {
+        match conn::close(stream).await {
+            conn::Closed::Read => {}
+            conn::Closed::Failed => {
+                let n = unacked.recover(stream, &mut Batch::new());
+                self.inbox.add_in_flight(n as u64);
+                if n > 0 {
+                    tracing::error!(
+                        "module `{}` ({KIND}): {} failed while the proxy closed the connection; \
+                         {n} events written but never acknowledged are not delivered",
+                        self.config.name,
+                        self.address
+                    );
+                }
+            }
+            conn::Closed::TimedOut => {
+                // Not counted: the kernel keeps sending after the exit, and a
+                // backend that reads them still gets them.
+                let n = unacked.recover(stream, &mut Batch::new());
+                if n > 0 {
+                    tracing::warn!(
+                        "module `{}` ({KIND}): {} had not acknowledged {n} events a second \
+                         after the close; the kernel keeps sending them after the proxy exits",
+                        self.config.name,
+                        self.address
+                    );
+                }
+            }
+        }
+    }
+
     /// The proxy is finishing while this output is down: what it holds is
     /// reported as undelivered by the proxy (it stays in the in-flight count;
     /// metric lines, in the internal count, are reported as dropped).
@@ -370,23 +400,6 @@ enum HandOff {
     Moved,
     InboxEnded,
     NoTaker,
-}
-
-/// Half-closes, then waits (bounded) for the backend to close its side: when
-/// it does, it has read everything written.
-async fn close_gracefully(mut stream: TcpStream) {
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let mut scratch = [0u8; 1024];
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        while let Ok(n) = stream.read(&mut scratch).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 /// One connection attempt: the host's current addresses, each in turn;

@@ -130,3 +130,26 @@ pub fn down_output(mut inbox: Receiver, failed: Sender) {
         }
     });
 }
+
+/// A backend that accepts one connection and never reads from it (a small
+/// receive buffer makes it stall soon) until `release` fires or [`LIMIT`]
+/// passes, then drops it: with data unread, the proxy sees a reset.
+pub async fn silent_backend() -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind backend");
+    let listener = socket.listen(16).expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let held = match tokio::time::timeout(LIMIT, listener.accept()).await {
+            Ok(Ok((stream, _))) => Some(stream),
+            _ => None,
+        };
+        let _ = tokio::time::timeout(LIMIT, released).await;
+        drop(held);
+    });
+    (port, release)
+}

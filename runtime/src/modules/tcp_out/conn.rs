@@ -15,6 +15,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// How long a connect attempt may take before it counts as failed.
@@ -24,6 +25,43 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// peer closed: a half-closed peer still reads, so the fragment becomes a
 /// whole line instead of garbage and the event is not sent twice.
 const FINISH_EVENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a finishing proxy waits for the backend to close its side after
+/// ours (it has then read everything written).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How the close of a finished connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// The backend closed its side too: it read everything written.
+    Read,
+    /// The connection failed first (a reset): what the backend had not
+    /// acknowledged never reached it.
+    Failed,
+    /// The backend did not close within [`CLOSE_TIMEOUT`]: what it has not
+    /// read yet is left to the kernel, which keeps sending it.
+    TimedOut,
+}
+
+/// Half-closes, then waits (bounded) for the backend to close its side.
+pub async fn close(stream: &mut TcpStream) -> Closed {
+    if stream.shutdown().await.is_err() {
+        return Closed::Failed;
+    }
+    let mut scratch = [0u8; 1024];
+    let until_closed = async {
+        loop {
+            match stream.read(&mut scratch).await {
+                Ok(0) => return Closed::Read,
+                Ok(_) => {}
+                Err(_) => return Closed::Failed,
+            }
+        }
+    };
+    tokio::time::timeout(CLOSE_TIMEOUT, until_closed)
+        .await
+        .unwrap_or(Closed::TimedOut)
+}
 
 /// Reads the peer may make us discard per check: sinks have nothing to say,
 /// and a peer that floods us must not keep the writer spinning here.
