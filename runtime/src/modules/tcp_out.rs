@@ -25,6 +25,12 @@
 //! written: the backend still reads it. The send buffer is capped at
 //! [`SEND_BUFFER`], which bounds the written-but-unacknowledged batches kept.
 //!
+//! When the drained proxy finishes, it half-closes and waits up to a second
+//! for the backend to close its side (it has then read everything). A reset
+//! in that second puts what the backend never acknowledged back into the
+//! in-flight count: there is nowhere left to send it, so the proxy reports
+//! it undelivered instead of a clean stop.
+//!
 //! Counters: the inbox counts `out` when a batch is taken; the proxy's
 //! in-flight count drops when events are written. The module publishes
 //! `connected` (0/1) and `reconnects` (successful connections after the
