@@ -357,7 +357,7 @@ impl TcpOut {
         match conn::close(stream).await {
             conn::Closed::Read => {}
             conn::Closed::Failed => {
-                let n = unacked.recover(stream, &mut Batch::new());
+                let n = unacked.unacknowledged(stream);
                 self.inbox.add_in_flight(n as u64);
                 if n > 0 {
                     tracing::error!(
@@ -371,7 +371,7 @@ impl TcpOut {
             conn::Closed::TimedOut => {
                 // Not counted: the kernel keeps sending after the exit, and a
                 // backend that reads them still gets them.
-                let n = unacked.recover(stream, &mut Batch::new());
+                let n = unacked.unacknowledged(stream);
                 if n > 0 {
                     tracing::warn!(
                         "module `{}` ({KIND}): {} had not acknowledged {n} events a second \

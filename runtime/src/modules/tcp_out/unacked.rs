@@ -166,6 +166,12 @@ impl Unacked {
         self.recover_after(acked, held)
     }
 
+    /// The connection is ending with nowhere left to send: how many events
+    /// the peer did not acknowledge (they are dropped from the tracking).
+    pub fn unacknowledged(&mut self, stream: &TcpStream) -> usize {
+        self.recover(stream, &mut Batch::new())
+    }
+
     /// [`recover`](Self::recover) given the acknowledged byte count.
     fn recover_after(&mut self, acked: u64, held: &mut Batch) -> usize {
         let mut lost = Batch::new();
