@@ -18,7 +18,7 @@ OUT=${OUT:-/tmp/wbc-bench}; REPS=${REPS:-5}; FREQ=${FREQ:-2000}
 PLACEMENTS=${PLACEMENTS:-"0 1 1|0 1 0|0 0 1"}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 RELAY=$OUT/bin/wbc-one; DATA=$(ls "$OUT"/data/d64-*.txt | head -1); LINES=${DATA##*-}; LINES=${LINES%.txt}
-W=$OUT/placement; mkdir -p "$W"
+W=$OUT/placement; rm -rf "$W"; mkdir -p "$W"
 L=31000; B=32000
 busy() { ss -Hltn "sport = :$1" | grep -q .; }
 wait_listen() { local i; for ((i = 0; i < 250; i++)); do busy "$1" && return 0; sleep 0.02; done; return 1; }
@@ -31,14 +31,14 @@ run() { # relay-core send-core sink-core mode rep
   taskset -c "$k" /usr/bin/time -f "%w" -o "$d/sink.time" "$TARGET/sink" --lines "$LINES" \
     --idle-ms 5000 --start-ms 30000 --max-ms 60000 $B > "$d/sink.txt" 2> "$d/sink.err" &
   sp=$!
-  wait_listen $B
+  wait_listen $B || { echo "the sink did not listen on $B (see $d)" >&2; kill $sp; exit 1; }
   if [ "$mode" = perf ]; then
     taskset -c "$r" perf record -q -F "$FREQ" -e cpu-clock -g -o "$d/perf.data" -- "$RELAY" > "$d/relay.out" 2>&1 &
   else
     taskset -c "$r" /usr/bin/time -f "%U %S" -o "$d/relay.time" "$RELAY" > "$d/relay.out" 2>&1 &
   fi
   rp=$!
-  wait_listen $L
+  wait_listen $L || { echo "the relay did not listen on $L (see $d)" >&2; kill $sp $rp; exit 1; }
   timeout 60 taskset -c "$s" "$TARGET/send" $L "$DATA" > "$d/send.txt" 2> "$d/send.err" || true
   wait $sp || true
   # The relay is the only child of perf or time with that path: signal it alone, by its path.
@@ -66,7 +66,7 @@ for place in "${places[@]}"; do
     "$r" "$s" "$k" "$cpu" "$REPS" "$wakes" "$lines"
   for f in "$W"/$tag.perf.*/perf.data; do
     perf report -i "$f" --no-children --sort sym -n -q --stdio -g none 2>/dev/null
-  done | awk '{n[$3 " " $4] += $2; t += $2}
+  done | awk '{s = $3; for (i = 4; i <= NF; i++) s = s " " $i; n[s] += $2; t += $2}
     END {printf "  perf samples at %s Hz, %d runs: %d\n", '"$FREQ"', '"$REPS"', t;
          for (s in n) if (n[s] > t / 50) printf "  %7d %5.1f %%  %s\n", n[s], 100 * n[s] / t, s}' |
     { read -r head; echo "  $head"; sort -k1,1nr; }
