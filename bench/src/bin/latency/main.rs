@@ -7,10 +7,13 @@
 //! and the CLOCK_MONOTONIC time it was written. The sink side stamps every
 //! read and records, per line, arrival minus write time. Lines of the first
 //! `warmup-s` seconds are left out. Prints `sent= received= bad= measured=
-//! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us= slow_ms=`
-//! (`slow_ms=K/M`: K of the run's M one-millisecond windows of traffic held
-//! a line slower than 1 ms; see
-//! [`Latencies::slow_windows`](wbc_bench::latencies::Latencies::slow_windows)).
+//! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us= slow_ms=
+//! tool_late_p99_us= tool_late_max_us=` (`slow_ms=K/M`: K of the run's M
+//! one-millisecond windows of traffic held a line slower than 1 ms; see
+//! [`Latencies::slow_windows`](wbc_bench::latencies::Latencies::slow_windows);
+//! `tool_late_*`: how late the tool's own thread made the measured lines,
+//! beyond its pacing, which the latencies do not count; see
+//! [`Sender::made_late`]).
 //!
 //! One thread does everything: the sending socket, the listeners and every
 //! accepted sink connection are non-blocking and multiplexed with `ppoll`.
@@ -61,7 +64,10 @@
 //! earlier tool, so a relay sees the same traffic), holding the lines due by
 //! now (at most [`sender::MAX_BATCH`]), stamped with the time of the `write`
 //! that offers them. A line waits up to 50 µs to be made, plus however late
-//! the tool's own thread wakes; that wait is the tool's and is not counted.
+//! the tool's own thread wakes; that wait is the tool's and is not counted,
+//! but the lateness beyond the 50 µs is reported (`tool_late_p99_us`,
+//! `tool_late_max_us`), so a run in which the tool itself lagged (a stall of
+//! its core) shows as such.
 //! When the relay pushes back and the socket takes only part of a batch, the
 //! rest is kept and written first on the following turns with the stamps it
 //! already carries, and no new line is made meanwhile. The lines that fall
@@ -90,6 +96,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
+use wbc_bench::latencies::Latencies;
 use wbc_bench::lines::{StampLine, StampReader};
 use wbc_bench::{args::Args, connect, die, now_ns};
 
@@ -138,9 +145,8 @@ fn main() {
     if let Err(e) = stream.set_nonblocking(true) {
         die(format_args!("connect to 127.0.0.1:{to}: {e}"));
     }
-    let mut sender = Sender::new(stream, line, size, rate, total);
-    let measure_from_ns = sender.start + (warmup_s * 1e9) as u64;
-    let mut tally = Tally::new(StampReader::new(size), measure_from_ns);
+    let mut sender = Sender::new(stream, line, size, rate, total, (warmup_s * 1e9) as u64);
+    let mut tally = Tally::new(StampReader::new(size), sender.measure_from_ns);
     let mut sinks: Vec<Sink> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut buf = vec![0u8; READ_BUF];
@@ -209,14 +215,18 @@ fn main() {
     let lat = &tally.latencies;
     // Windows of one millisecond of traffic at `rate`; see `slow_ms` above.
     let (slow_ms, all_ms) = lat.slow_windows(rate / 1000, 1_000_000);
-    let us: Vec<f64> = lat
-        .percentiles(&[0.50, 0.99, 0.999, 1.0])
-        .into_iter()
-        .map(|ns| ns.map_or(f64::NAN, |ns| ns as f64 / 1000.0))
-        .collect();
+    let us = |lat: &Latencies, ps: &[f64]| -> Vec<f64> {
+        lat.percentiles(ps)
+            .into_iter()
+            .map(|ns| ns.map_or(f64::NAN, |ns| ns as f64 / 1000.0))
+            .collect()
+    };
+    let late = us(&sender.made_late, &[0.99, 1.0]);
+    let us = us(lat, &[0.50, 0.99, 0.999, 1.0]);
     println!(
         "sent={} received={} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
-         p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} slow_ms={slow_ms}/{all_ms}",
+         p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} slow_ms={slow_ms}/{all_ms} \
+         tool_late_p99_us={:.1} tool_late_max_us={:.1}",
         sender.sent,
         tally.lines,
         tally.bad,
@@ -226,6 +236,8 @@ fn main() {
         us[1],
         us[2],
         us[3],
+        late[0],
+        late[1],
     );
     std::process::exit(0);
 }

@@ -3,6 +3,7 @@
 use crate::{MAX_WAIT_NS, SILENCE};
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
+use wbc_bench::latencies::Latencies;
 use wbc_bench::lines::StampLine;
 use wbc_bench::now_ns;
 
@@ -12,6 +13,9 @@ use wbc_bench::now_ns;
 pub const PACE_NS: u64 = 50_000;
 /// Lines per write at most: bounds the catch-up write after a stall.
 pub const MAX_BATCH: u64 = 4096;
+/// Batches whose lateness is kept, reserved up front: 3 s at one batch per
+/// [`PACE_NS`] is 60,000.
+const LATE_RUNS: usize = 1 << 17;
 
 /// The paced writer: makes the lines that are due, stamped at write time
 /// (or, for lines that fell due while the socket held the sender back, when
@@ -23,6 +27,16 @@ pub struct Sender {
     rate: u64,
     total: u64,
     pub start: u64,
+    /// Lines due before this time (the warm-up) are not measured.
+    pub measure_from_ns: u64,
+    /// How late the tool itself made the measured lines: per batch made on
+    /// schedule, how long after its first line fell due plus [`PACE_NS`]
+    /// (the thread woke late), with the batch's line count. That wait is
+    /// not in the latencies (each such line is stamped when it is written);
+    /// it is reported beside them so a run where the tool lagged shows.
+    /// Lines the relay held back carry their due time, so their wait is
+    /// counted already and they add 0 here.
+    pub made_late: Latencies,
     /// Lines made so far (written, or waiting in `batch`).
     pub sent: u64,
     batch: Vec<u8>,
@@ -41,13 +55,23 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(stream: TcpStream, line: StampLine, size: usize, rate: u64, total: u64) -> Sender {
+    pub fn new(
+        stream: TcpStream,
+        line: StampLine,
+        size: usize,
+        rate: u64,
+        total: u64,
+        warmup_ns: u64,
+    ) -> Sender {
+        let start = now_ns();
         Sender {
             stream,
             line,
             rate,
             total,
-            start: now_ns(),
+            start,
+            measure_from_ns: start + warmup_ns,
+            made_late: Latencies::with_capacity(LATE_RUNS),
             sent: 0,
             batch: Vec::with_capacity(MAX_BATCH as usize * size),
             written: 0,
@@ -74,11 +98,15 @@ impl Sender {
             self.batch.clear();
             self.written = 0;
             let first_due = self.due_ns(self.sent);
-            let stamp = if first_due <= self.released {
-                now.min(first_due + PACE_NS)
+            let (stamp, late) = if first_due <= self.released {
+                (now.min(first_due + PACE_NS), 0)
             } else {
-                now
+                (now, now.saturating_sub(first_due + PACE_NS))
             };
+            if first_due >= self.measure_from_ns {
+                let late = u32::try_from(late).unwrap_or(u32::MAX);
+                self.made_late.record(late, n as u32);
+            }
             self.line.extend(&mut self.batch, self.sent, n, stamp);
             self.sent += n;
         }
@@ -158,6 +186,41 @@ mod tests {
     use std::time::{Duration, Instant};
     use wbc_bench::lines::StampReader;
 
+    /// A batch made 2 ms after its first line fell due counts as 1.95 ms
+    /// late (the 50 µs pacing is the tool's design, not lateness), once per
+    /// line of the batch; a batch made on time counts as 0; lines due in
+    /// the warm-up are left out. The clock is passed in, so this is exact.
+    #[test]
+    fn lines_made_late_by_the_tool_are_reported_not_hidden() {
+        const RATE: u64 = 100_000; // a line every 10 µs
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _peer = listener.accept().unwrap();
+        let warmup = 1_000_000;
+        let mut sender = Sender::new(stream, StampLine::new(64).unwrap(), 64, RATE, RATE, warmup);
+        let t0 = sender.start;
+        // Due 0..100 (the warm-up), made 1 ms late: not measured.
+        sender.pump(t0 + 1_000_000).unwrap();
+        assert_eq!((sender.sent, sender.made_late.lines()), (100, 0));
+        // Due 100..300, made at 3 ms: the first fell due at 1 ms.
+        sender.pump(t0 + 3_000_000).unwrap();
+        // Due 300..305, made 50 µs after the last batch: on time.
+        sender.pump(t0 + 3_050_000).unwrap();
+        assert_eq!(sender.sent, 305);
+        let late = &sender.made_late;
+        assert_eq!(late.lines(), 205);
+        let [p50, p99] = late.percentiles(&[0.5, 0.99])[..] else {
+            unreachable!()
+        };
+        assert_eq!(p50, Some(1_950_000));
+        assert_eq!(p99, Some(1_950_000));
+        assert_eq!(
+            late.percentiles(&[0.02])[0],
+            Some(0),
+            "the 5 lines made on time"
+        );
+    }
+
     /// A relay that stops reading for 300 ms: the lines that fall due
     /// meanwhile are stamped with when they fell due (plus a pacing
     /// interval). Stamped when made, the first of them would be about 300 ms
@@ -180,7 +243,7 @@ mod tests {
         });
 
         let total = RATE * 6 / 10;
-        let mut sender = Sender::new(stream, StampLine::new(64).unwrap(), 64, RATE, total);
+        let mut sender = Sender::new(stream, StampLine::new(64).unwrap(), 64, RATE, total, 0);
         let begun = Instant::now();
         while !sender.finished() && begun.elapsed() < Duration::from_secs(10) {
             sender.pump(now_ns()).unwrap();
