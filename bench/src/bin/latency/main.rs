@@ -222,11 +222,15 @@ fn main() {
             .collect()
     };
     let late = us(&sender.made_late, &[0.99, 1.0]);
+    let arr = us(&tally.arrivals, &[0.50, 0.99, 0.999]);
+    let (arr_slow, _) = tally.arrivals.slow_windows(rate / 1000, 1_000_000);
     let us = us(lat, &[0.50, 0.99, 0.999, 1.0]);
     println!(
         "sent={} received={} bad={} measured={} offered_rate={rate} achieved_rate={:.0} \
          p50_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} slow_ms={slow_ms}/{all_ms} \
-         tool_late_p99_us={:.1} tool_late_max_us={:.1}",
+         tool_late_p99_us={:.1} tool_late_max_us={:.1} \
+         arrival_p50_us={:.1} arrival_p99_us={:.1} arrival_p999_us={:.1} \
+         arrival_slow_ms={arr_slow}/{all_ms} unstamped_reads={}",
         sender.sent,
         tally.lines,
         tally.bad,
@@ -238,6 +242,10 @@ fn main() {
         us[3],
         late[0],
         late[1],
+        arr[0],
+        arr[1],
+        arr[2],
+        tally.unstamped_reads,
     );
     std::process::exit(0);
 }
