@@ -8,12 +8,17 @@
 //! read and records, per line, arrival minus write time. Lines of the first
 //! `warmup-s` seconds are left out. Prints `sent= received= bad= measured=
 //! offered_rate= achieved_rate= p50_us= p99_us= p999_us= max_us= slow_ms=
-//! tool_late_p99_us= tool_late_max_us=` (`slow_ms=K/M`: K of the run's M
-//! one-millisecond windows of traffic held a line slower than 1 ms; see
+//! tool_late_p99_us= tool_late_max_us= arrival_p50_us= arrival_p99_us=
+//! arrival_p999_us= arrival_slow_ms= unstamped_reads=` (`slow_ms=K/M`: K of
+//! the run's M one-millisecond windows of traffic held a line slower than
+//! 1 ms; see
 //! [`Latencies::slow_windows`](wbc_bench::latencies::Latencies::slow_windows);
 //! `tool_late_*`: how late the tool's own thread made the measured lines,
 //! beyond its pacing, which the latencies do not count; see
-//! [`Sender::made_late`]).
+//! [`Sender::made_late`]; `arrival_*`: the same latencies measured to the
+//! line's arrival in the sink's socket instead of to the tool's read, see
+//! [`sinks`]; `unstamped_reads`: reads that came without the kernel's
+//! timestamp, whose arrival is taken as the read time).
 //!
 //! One thread does everything: the sending socket, the listeners and every
 //! accepted sink connection are non-blocking and multiplexed with `ppoll`.

@@ -61,8 +61,8 @@ impl Tally {
 
     /// Splits `chunk` into lines (completing `carry`, the partial line of
     /// the connection's previous read) and records each line's latency
-    /// against `t`, the time of the read that completed it, and against
-    /// `arrived`, when that read's newest data reached the socket.
+    /// against `t.read`, the time of the read that completed it, and
+    /// against `t.arrived`, when that read's newest data reached the socket.
     fn record(&mut self, chunk: &[u8], carry: &mut Vec<u8>, t: Instants) {
         let mut rest = chunk;
         if !carry.is_empty() {
