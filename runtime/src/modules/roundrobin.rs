@@ -250,8 +250,9 @@ mod tests {
         assert_eq!(shares[2], events(&["c", "f"]));
     }
 
-    /// Lines of every length around the inline copy's limits (16, 32, 64
-    /// bytes) come out whole and in rotation.
+    /// Lines of every length up to and past the block copy's 64 bytes, and
+    /// the last lines of the piece (where 64 bytes are not left), come out
+    /// whole and in rotation.
     #[test]
     fn lines_of_every_length_are_dealt_intact() {
         let lines: Vec<String> = (0..140)
