@@ -1,5 +1,5 @@
 //! `sink [--lines N] [--idle-ms MS] [--start-ms MS] [--drain-ms MS]
-//! [--max-ms MS] [--out PREFIX] PORT...`: listens on 127.0.0.1:PORT for each
+//! [--max-ms MS] [--out PREFIX] [--leave PORT:LINES] PORT...`: listens on 127.0.0.1:PORT for each
 //! port, accepts any number of connections, counts lines (newlines) per port,
 //! and optionally writes what each connection receives to `PREFIX.PORT.K`
 //! (K counts the port's connections from 0, in the order they were accepted;
@@ -13,11 +13,23 @@
 //!
 //! `t_done` is CLOCK_MONOTONIC when the N-th line arrived (the reader that
 //! crosses N stamps it), or the last byte when incomplete.
+//!
+//! `--leave PORT:LINES` makes that port a backend that goes away mid-run, to
+//! measure a relay's failover: once the port has read LINES lines, it stops
+//! listening (new connections are refused) and half-closes its connections
+//! (no more replies, the FIN a leaving peer sends), but keeps reading what
+//! the relay still sends until the relay closes. So nothing is lost on the
+//! sink's side and the run stays checkable line for line. `t_left` reports
+//! when it left (0 if it never did), `left_unix_ns` the same moment on the
+//! wall clock (to compare with the relay's log) and `left_lines` how many
+//! lines the port had read by then.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use wbc_bench::{args::Args, count_newlines, die, now_ns};
@@ -31,6 +43,15 @@ struct Port {
     bytes: AtomicU64,
     /// `PREFIX.PORT`: connection K writes to `PREFIX.PORT.K`.
     out: Option<String>,
+    /// `--leave`: the port leaves after this many lines (0: never).
+    leave_after: u64,
+    /// Set by the reader that crosses `leave_after`, so it leaves once.
+    leaving: AtomicBool,
+    /// Set once the listener is shut down: only then may its thread end
+    /// (and close the descriptor).
+    left: AtomicBool,
+    /// The listening socket, shut down when the port leaves.
+    listen_fd: i32,
 }
 
 #[derive(Default)]
@@ -40,6 +61,9 @@ struct Totals {
     t_first: AtomicU64,
     t_last: AtomicU64,
     t_done: AtomicU64,
+    t_left: AtomicU64,
+    left_unix_ns: AtomicU64,
+    left_lines: AtomicU64,
     open: AtomicI64,
     conns: AtomicU64,
 }
@@ -58,17 +82,27 @@ fn main() {
     if ports.is_empty() {
         die("give at least one PORT");
     }
+    let leave = args.get_str("leave").map(|text| {
+        text.split_once(':')
+            .and_then(|(p, n)| Some((p.parse::<u16>().ok()?, n.parse::<u64>().ok()?)))
+            .filter(|&(_, n)| n > 0)
+            .unwrap_or_else(|| die(format_args!("`--leave` wants PORT:LINES, got `{text}`")))
+    });
     let mut all = Vec::new();
     for port in ports {
         let out = args.get_str("out").map(|prefix| format!("{prefix}.{port}"));
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| die(format_args!("listen on 127.0.0.1:{port}: {e}")));
         let state = Arc::new(Port {
             port,
             lines: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             out,
+            leave_after: leave.filter(|&(p, _)| p == port).map_or(0, |(_, n)| n),
+            leaving: AtomicBool::new(false),
+            left: AtomicBool::new(false),
+            listen_fd: listener.as_raw_fd(),
         });
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| die(format_args!("listen on 127.0.0.1:{port}: {e}")));
         let (s, t) = (state.clone(), totals.clone());
         std::thread::spawn(move || accept_loop(listener, s, t));
         all.push(state);
@@ -100,10 +134,14 @@ fn main() {
     };
     let bytes: u64 = all.iter().map(|p| p.bytes.load(Relaxed)).sum();
     let mut report = format!(
-        "status={status} lines={} bytes={bytes} conns={} t_first={} t_last={last} t_done={t_done}",
+        "status={status} lines={} bytes={bytes} conns={} t_first={} t_last={last} t_done={t_done} \
+         t_left={} left_unix_ns={} left_lines={}",
         totals.lines.load(Relaxed),
         totals.conns.load(Relaxed),
         totals.t_first.load(Relaxed),
+        totals.t_left.load(Relaxed),
+        totals.left_unix_ns.load(Relaxed),
+        totals.left_lines.load(Relaxed),
     );
     for p in &all {
         report += &format!(" p{}={}", p.port, p.lines.load(Relaxed));
@@ -117,7 +155,13 @@ fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
     // Numbered by accepted connection, so the files have no gaps when an accept fails.
     let mut k = 0u64;
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // A listener shut down by `--leave` fails every accept from then on.
+            if port.left.load(Relaxed) {
+                return;
+            }
+            continue;
+        };
         totals.conns.fetch_add(1, Relaxed);
         totals.open.fetch_add(1, Relaxed);
         // Created before reading, so a file exists for every connection that sent data.
@@ -153,6 +197,19 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
         if totals.expect > 0 && before < totals.expect && before + newlines >= totals.expect {
             totals.t_done.store(t, Relaxed);
         }
+        let port_lines = port.lines.load(Relaxed);
+        if port.leave_after > 0
+            && port_lines >= port.leave_after
+            && !port.leaving.swap(true, Relaxed)
+        {
+            leave(port, &stream);
+            totals.t_left.store(t, Relaxed);
+            totals.left_lines.store(port_lines, Relaxed);
+            let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            totals
+                .left_unix_ns
+                .store(wall.map_or(0, |d| d.as_nanos() as u64), Relaxed);
+        }
         // Unbuffered: what is written is in the file when the sink reports.
         if let Some(file) = &mut out {
             if file.write_all(&buf[..n]).is_err() {
@@ -160,4 +217,17 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
             }
         }
     }
+}
+
+/// The port goes away (`--leave`): it stops listening, so the relay's
+/// reconnects are refused, and half-closes the connection that crossed the
+/// mark (a relay holds one per backend). Reading goes on until the relay
+/// closes.
+fn leave(port: &Port, stream: &TcpStream) {
+    // SAFETY: `listen_fd` is the listener's descriptor, open for the whole
+    // run (its thread owns it); shutdown on a listening socket makes Linux
+    // refuse new connections and fail the pending accept.
+    unsafe { libc::shutdown(port.listen_fd, libc::SHUT_RDWR) };
+    port.left.store(true, Relaxed);
+    stream.shutdown(Shutdown::Write).ok();
 }
