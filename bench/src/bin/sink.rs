@@ -202,13 +202,15 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
             && port_lines >= port.leave_after
             && !port.leaving.swap(true, Relaxed)
         {
-            leave(port, &stream);
-            totals.t_left.store(t, Relaxed);
-            totals.left_lines.store(port_lines, Relaxed);
+            // The wall clock is read before leaving: the relay may notice
+            // (and log) the leave before this thread runs again.
             let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             totals
                 .left_unix_ns
                 .store(wall.map_or(0, |d| d.as_nanos() as u64), Relaxed);
+            leave(port, &stream);
+            totals.t_left.store(t, Relaxed);
+            totals.left_lines.store(port_lines, Relaxed);
         }
         // Unbuffered: what is written is in the file when the sink reports.
         if let Some(file) = &mut out {
