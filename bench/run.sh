@@ -12,11 +12,16 @@
 # first byte sent to the last line received, MiB/s, lines/s, ratios against limit, haproxy
 # and carbon-c-relay, the relay's CPU seconds and peak RSS, lines per sink, and a
 # correctness column from a separate verify run (sha256 of what arrived, sorted for split
-# rows; each sink equal to the input for fanout). Two more rows measure the funnel's
-# failover path: wbc-rr-funnel-leave (once the second sink has read an eighth of the lines,
-# a quarter of its share, it stops listening and half-closes, and reads on until the relay
-# closes, so every line is still checked) and wbc-rr-funnel-down (nothing listens on the
-# second sink's port). Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that only copies, as the machine's floor), RSS with 10,000 idle client connections, and the time of a
+# rows; each sink equal to the input for fanout). Three more rows measure the funnel's
+# failover path, each with the second sink going away once it has read an eighth of the
+# lines (a quarter of its share): wbc-rr-funnel-leave (it stops listening and half-closes,
+# and reads on until the relay closes, so every line is still checked),
+# wbc-rr-funnel-abort (it dies: it resets its connection with data unread, which is lost,
+# and the verify run checks that nothing else is: no line twice or changed, lost at most
+# what it never read) and wbc-rr-funnel-down (nothing listens on its port from the start).
+# Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that
+# only copies, as the machine's floor), RSS with 10,000 idle client connections, and the
+# time of a
 # warm `wbc build` of a changed routing file.
 #
 # Env knobs:
@@ -85,7 +90,7 @@ declare -A ROUTE=([wbc-one]=one [wbc-rr]=rr [wbc-rr-funnel]=rr_funnel [wbc-fanou
 # (the -t2 rows of a many-client run and the failover rows use the same binaries)
 WBC_ROWS=""
 for row in wbc-one wbc-rr wbc-rr-funnel wbc-fanout; do
-  for variant in "" -t2 -leave -down; do selected "$row$variant" && { WBC_ROWS="$WBC_ROWS $row"; break; }; done
+  for variant in "" -t2 -leave -abort -down; do selected "$row$variant" && { WBC_ROWS="$WBC_ROWS $row"; break; }; done
 done
 pkgs="-p wbc-bench"; [ -n "$WBC_ROWS$EXTRAS" ] && pkgs="$pkgs -p wbc"
 log "cargo build --release $pkgs"
@@ -165,9 +170,11 @@ ROWS=(
   "wbc-rr|split|$BIN/wbc-rr"
   "wbc-rr-funnel|split|$BIN/wbc-rr-funnel"
   "wbc-fanout|fanout|$BIN/wbc-fanout"
-  # The funnel's failover path: the second backend leaves after an eighth of the lines
-  # (a quarter of its share), or is down from the start (nothing listens on its port).
+  # The funnel's failover path: the second backend leaves (half-closes) or dies (resets,
+  # its unread data lost) after an eighth of the lines (a quarter of its share), or is down
+  # from the start (nothing listens on its port).
   "wbc-rr-funnel-leave|leave|$BIN/wbc-rr-funnel"
+  "wbc-rr-funnel-abort|abort|$BIN/wbc-rr-funnel"
   "wbc-rr-funnel-down|down|$BIN/wbc-rr-funnel"
 )
 # Many clients can keep two worker threads busy: the same proxies with --threads 2.
@@ -209,12 +216,15 @@ run_one() { # size name mode cmd tag
   local n=${LINES[$size]} opt=() sendopt=(--clients "$CLIENTS")
   [ "$name" = limit-writev ] && sendopt+=(--iovec-lines 1)
   rm -rf "$d"; mkdir -p "$d"
-  case $mode in split | fanout | leave) ports="$B1 $B2" ;; direct) dst=$B1 ;; esac
+  local idle=$IDLE_MS
+  case $mode in split | fanout | leave | abort) ports="$B1 $B2" ;; direct) dst=$B1 ;; esac
   expect=$n; [ "$mode" = fanout ] && expect=$((2 * n))
   [ "$tag" = verify ] && opt=(--out "$d/recv")
   [ "$mode" = leave ] && opt+=(--leave "$B2:$((n / 8))")
+  # A backend that dies loses lines, so its run ends when no more come (wall: the last byte).
+  [ "$mode" = abort ] && { opt+=(--abort "$B2:$((n / 8))"); idle=1000; }
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before $name/$tag"; return 1; }; done
-  "${SINK_ON[@]}" "$TARGET/sink" --lines "$expect" --idle-ms "$IDLE_MS" --start-ms 30000 --max-ms $((MAXRUN * 1000)) \
+  "${SINK_ON[@]}" "$TARGET/sink" --lines "$expect" --idle-ms "$idle" --start-ms 30000 --max-ms $((MAXRUN * 1000)) \
     "${opt[@]}" $ports > "$d/sink.txt" 2> "$d/sink.err" &
   SINK_PID=$!
   for p in $ports; do wait_listen "$p" || { log "sink not listening on $p"; stop_sink; return 1; }; done
@@ -235,14 +245,14 @@ run_one() { # size name mode cmd tag
   wall=$(awk -v a="$t0" -v b="$td" 'BEGIN { if (a == "" || b == "" || b == 0) print "NA"; else printf "%.4f", (b - a) / 1e9 }')
   [ "$st" = complete ] || st="${st:-none}"
   if [ "$tag" = verify ]; then ver=$(verify "$size" "$mode" "$d"); rm -f "$d"/recv.*; fi
-  [ "$mode" = leave ] || [ "$mode" = down ] && failover_note "$size" "$name" "$tag" "$d" "$t0"
+  case $mode in leave | abort | down) failover_note "$size" "$name" "$tag" "$d" "$t0" "$n" ;; esac
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$name" "$tag" "$mode" "$st" \
     "${lines:-0}" "$wall" "${p1:--}" "${p2:--}" "${rss:--}" "$cpu" "$load" "$ver" >> "$RES"
   log "  $size/$name/$tag: $st lines=${lines:-0} wall=${wall}s sinks=${p1:--}/${p2:--} rss_kb=${rss:--} cpu=$cpu $ver"
 }
 
-failover_note() { # size row tag dir t0: when the backend left, when the relay noticed, what went through the funnel
-  local d=$4 left noticed handed down_at after counters
+failover_note() { # size row tag dir t0 n: when the backend left, when the relay noticed, what went through the funnel
+  local d=$4 left noticed handed down_at after counters lost
   left=$(awk -v a="$5" -v b="$(kv "$d/sink.txt" t_left)" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.3f", (b - a) / 1e9 }')
   # When tcp.out finds its backend gone it logs "module `o2` (tcp.out) is down"; the log's clock
   # is the wall clock, which the sink also reports for the moment it left.
@@ -252,8 +262,11 @@ failover_note() { # size row tag dir t0: when the backend left, when the relay n
   after=$(awk -v p="$(kv "$d/sink.txt" p$B2)" -v l="$(kv "$d/sink.txt" left_lines)" 'BEGIN { if (l == "" || l == 0) print "-"; else print p - l }')
   # The queue counters the relay logs at its stop must account for every line: what each
   # output took in, less what it handed back to the funnel (its `failed` queue), is what its
-  # sink counted, and the funnel passed on the input plus what came back.
-  read -r handed counters < <(awk -v p1="$(kv "$d/sink.txt" p$B1)" -v p2="$(kv "$d/sink.txt" p$B2)" '
+  # sink counted, plus, for a sink that died, the lines it never read (lost: counted
+  # delivered, as the kernel acknowledged them); the funnel passed on the input plus what
+  # came back.
+  lost=$(($6 - $(kv "$d/sink.txt" lines)))
+  read -r handed counters < <(awk -v p1="$(kv "$d/sink.txt" p$B1)" -v p2="$(kv "$d/sink.txt" p$B2)" -v n="$6" '
     function in_count(   i) { for (i = 1; i < NF; i++) if ($i == "in") return $(i + 1) }
     / queue input\.outbox -> / { input = in_count() }
     / queue funnel_1\.outbox -> / { funnel = in_count() }
@@ -262,10 +275,11 @@ failover_note() { # size row tag dir t0: when the backend left, when the relay n
     / queue o1\.failed -> / { f1 = in_count() }
     / queue o2\.failed -> / { f2 = in_count() }
     END { if (in1 == "" || funnel == "") { print "- none"; exit }
-          ok = (in1 - f1 == p1 && in2 - f2 == p2 + 0 && funnel == input + f1 + f2 && input == p1 + p2)
+          ok = (in1 - f1 == p1 && in2 - f2 - p2 == n - p1 - p2 && funnel == input + f1 + f2 && input == n)
           print f1 + f2, (ok ? "exact" : "MISMATCH") }' "$d/relay.log")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$left" "$noticed" "$after" "$handed" "$counters" >> "$OUT/failover.tsv"
-  log "  $1/$2/$3: the second sink left at ${left}s, the relay noticed ${noticed} ms later; $after lines arrived there after it left; $handed events went through the funnel; counters $counters"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$left" "$noticed" "$after" "$handed" "$counters" \
+    "$lost" "$(kv "$d/sink.txt" abandoned_bytes)" >> "$OUT/failover.tsv"
+  log "  $1/$2/$3: the second sink left at ${left}s, the relay noticed ${noticed} ms later; $after lines arrived there after it left; $handed events went through the funnel; counters $counters; $lost lines lost"
 }
 received() { # dir port -> what the port received, connection after connection (sink --out)
   local k=0; while [ -f "$1/recv.$2.$k" ]; do cat "$1/recv.$2.$k"; k=$((k + 1)); done
@@ -288,6 +302,16 @@ verify() { # size mode dir -> prints the verdict
     direct | one)
       got=$(sha256sum < "$f1" | cut -c1-64)
       [ "$got" = "$want" ] && echo "sha256=OK" || echo "sha256=MISMATCH" ;;
+    abort) # lines are lost, never duplicated or changed: at most what the dead sink never read
+      local lost dup foreign bound
+      lost=$((${LINES[$1]} - $(cat "$f1" "$f2" | wc -l)))
+      dup=$(LC_ALL=C sort -S 25% "$f1" "$f2" | uniq -d | wc -l)
+      foreign=$(LC_ALL=C sort -S 25% "$f1" "$f2" | LC_ALL=C comm -13 "${DATA[$1]}" - | wc -l)
+      # The sink measures its unread bytes just before the reset; one 64 KiB loopback
+      # segment may land between the two.
+      bound=$((($(kv "$3/sink.txt" abandoned_bytes) + 65536) / $1 + 1))
+      [ "$dup" = 0 ] && [ "$foreign" = 0 ] && [ "$lost" -le "$bound" ] && echo "residue=OK,lost=$lost<=$bound" \
+        || echo "residue=MISMATCH,lost=$lost,bound=$bound,dup=$dup,foreign=$foreign" ;;
     split | leave | down) # shares arrive in input order (unless a backend left), so merging the sorted shares rebuilds the input
       if LC_ALL=C sort -c "$f1" 2>/dev/null && LC_ALL=C sort -c "$f2" 2>/dev/null; then
         got=$(LC_ALL=C sort -m "$f1" "$f2" | sha256sum | cut -c1-64)
@@ -312,7 +336,7 @@ verify() { # size mode dir -> prints the verdict
 
 # ---- 6. throughput: repetitions interleaved over rows (spreads the background noise) ----
 printf 'size\trow\ttag\tmode\tstatus\tlines\twall_s\tp%s\tp%s\trss_kb\tcpu_s\tload1\tverify\n' $B1 $B2 > "$RES"
-printf 'size\trow\ttag\tleft_s\tnoticed_ms\tafter_leave\thanded\tcounters\n' > "$OUT/failover.tsv"
+printf 'size\trow\ttag\tleft_s\tnoticed_ms\tafter_leave\thanded\tcounters\tlost\tabandoned_bytes\n' > "$OUT/failover.tsv"
 for size in $SIZES; do
   for ((rep = 1; rep <= REPS; rep++)); do
     for spec in "${ROWS[@]}"; do
@@ -385,8 +409,8 @@ table() {
 table | tee "$OUT/table.txt"
 
 # ---- 7b. issue 5 targets, from the same medians ----
-median_wall() { # size row -> median wall of the complete runs (empty if none)
-  awk -F'\t' -v z="$1" -v r="$2" '$1 == z && $2 == r && $3 ~ /^r/ && $5 == "complete" { print $7 }' "$RES" | sort -g \
+median_wall() { # size row [any] -> median wall of the complete runs (of every run with `any`; empty if none)
+  awk -F'\t' -v z="$1" -v r="$2" -v any="${3:-}" '$1 == z && $2 == r && $3 ~ /^r/ && ($5 == "complete" || any != "") && $7 != "NA" { print $7 }' "$RES" | sort -g \
     | awk '{ w[++c] = $1 } END { if (c) print w[int((c + 1) / 2)] }'
 }
 peak_rss() { awk -F'\t' -v z="$1" -v r="$2" '$1 == z && $2 == r && $10 != "-" && $10 + 0 > m { m = $10 + 0 } END { if (m) printf "%.1f", m / 1024 }' "$RES"; }
@@ -418,11 +442,14 @@ target() { # description size row reference factor: lines/s(row) >= factor x lin
     done
   fi
   # Not a target either: the funnel's failover path against the same graph with every backend up.
-  for row in wbc-rr-funnel-leave wbc-rr-funnel-down; do
-    w=$(median_wall 64 "$row"); r=$(median_wall 64 wbc-rr-funnel); l=$(median_wall 64 limit)
+  for row in wbc-rr-funnel-leave wbc-rr-funnel-abort wbc-rr-funnel-down; do
+    # A run with a dead backend is never complete: its wall is the time to its last line.
+    w=$(median_wall 64 "$row" any); r=$(median_wall 64 wbc-rr-funnel); l=$(median_wall 64 limit)
     [ -n "$w" ] && [ -n "$l" ] || continue
-    runs=$(awk -F'\t' -v r="$row" '$1 == 64 && $2 == r { c = c s $3 ":" $8 } $1 == 64 && $2 == r && $3 ~ /^r/ { h = h s $7; n = n s $5; a = a s $6; s = "," }
-      END { printf "events through the funnel per run: %s", h; if (r ~ /leave/) printf "; noticed after (ms): %s; lines that reached the leaving sink after it left: %s", n, a
+    runs=$(awk -F'\t' -v r="$row" '$1 == 64 && $2 == r { c = c s $3 ":" $8 } $1 == 64 && $2 == r && $3 ~ /^r/ { h = h s $7; n = n s $5; a = a s $6; x = x s $9; u = u s $10; s = "," }
+      END { printf "events through the funnel per run: %s", h; if (r !~ /down/) printf "; noticed after (ms): %s", n
+            if (r ~ /leave/) printf "; lines that reached the leaving sink after it left: %s", a
+            if (r ~ /abort/) printf "; lines lost per run: %s (bytes the dead sink had not read: %s)", x, u
             printf "; queue counters against the sinks: %s", c }' "$OUT/failover.tsv")
     awk -v w="$w" -v r="$r" -v l="$l" -v d="$row" -v runs="$runs" \
       'BEGIN { printf "  info  %s, 64 B: ", d; if (r != "") printf "%.2f x wbc-rr-funnel (every backend up), ", r / w

@@ -1,5 +1,6 @@
 //! `sink [--lines N] [--idle-ms MS] [--start-ms MS] [--drain-ms MS]
-//! [--max-ms MS] [--out PREFIX] [--leave PORT:LINES] PORT...`: listens on 127.0.0.1:PORT for each
+//! [--max-ms MS] [--out PREFIX] [--leave PORT:LINES | --abort PORT:LINES]
+//! PORT...`: listens on 127.0.0.1:PORT for each
 //! port, accepts any number of connections, counts lines (newlines) per port,
 //! and optionally writes what each connection receives to `PREFIX.PORT.K`
 //! (K counts the port's connections from 0, in the order they were accepted;
@@ -23,6 +24,13 @@
 //! when it left (0 if it never did), `left_unix_ns` the same moment on the
 //! wall clock (to compare with the relay's log) and `left_lines` how many
 //! lines the port had read by then.
+//!
+//! `--abort PORT:LINES` is a backend that dies instead: once the port has
+//! read LINES lines it stops listening and drops its connection with data
+//! unread, so the kernel resets it. What it had received and not read is
+//! lost, as with a killed process: `abandoned_bytes` is that amount (the
+//! socket's unread bytes just before the close, plus a line it had read only
+//! in part, which it neither counts nor records).
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -37,15 +45,24 @@ use wbc_bench::{args::Args, count_newlines, die, now_ns};
 const READ_BUF: usize = 1 << 20;
 const MS: u64 = 1_000_000;
 
+#[derive(Clone, Copy, PartialEq)]
+enum Going {
+    /// Half-closes and reads on (`--leave`).
+    Leave,
+    /// Drops the connection with data unread (`--abort`).
+    Abort,
+}
+
 struct Port {
     port: u16,
     lines: AtomicU64,
     bytes: AtomicU64,
     /// `PREFIX.PORT`: connection K writes to `PREFIX.PORT.K`.
     out: Option<String>,
-    /// `--leave`: the port leaves after this many lines (0: never).
-    leave_after: u64,
-    /// Set by the reader that crosses `leave_after`, so it leaves once.
+    /// `--leave` or `--abort`: how, and after how many lines, the port
+    /// goes away.
+    goes_away: Option<(Going, u64)>,
+    /// Set by the reader that crosses that mark, so it goes once.
     leaving: AtomicBool,
     /// Set once the listener is shut down: only then may its thread end
     /// (and close the descriptor).
@@ -64,6 +81,7 @@ struct Totals {
     t_left: AtomicU64,
     left_unix_ns: AtomicU64,
     left_lines: AtomicU64,
+    abandoned_bytes: AtomicU64,
     open: AtomicI64,
     conns: AtomicU64,
 }
@@ -82,12 +100,20 @@ fn main() {
     if ports.is_empty() {
         die("give at least one PORT");
     }
-    let leave = args.get_str("leave").map(|text| {
-        text.split_once(':')
-            .and_then(|(p, n)| Some((p.parse::<u16>().ok()?, n.parse::<u64>().ok()?)))
-            .filter(|&(_, n)| n > 0)
-            .unwrap_or_else(|| die(format_args!("`--leave` wants PORT:LINES, got `{text}`")))
-    });
+    let mark = |key: &str| {
+        args.get_str(key).map(|text| {
+            text.split_once(':')
+                .and_then(|(p, n)| Some((p.parse::<u16>().ok()?, n.parse::<u64>().ok()?)))
+                .filter(|&(_, n)| n > 0)
+                .unwrap_or_else(|| die(format_args!("`--{key}` wants PORT:LINES, got `{text}`")))
+        })
+    };
+    let goes_away = match (mark("leave"), mark("abort")) {
+        (Some(_), Some(_)) => die("give `--leave` or `--abort`, not both"),
+        (Some((port, n)), None) => Some((port, Going::Leave, n)),
+        (None, Some((port, n))) => Some((port, Going::Abort, n)),
+        (None, None) => None,
+    };
     let mut all = Vec::new();
     for port in ports {
         let out = args.get_str("out").map(|prefix| format!("{prefix}.{port}"));
@@ -98,7 +124,9 @@ fn main() {
             lines: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             out,
-            leave_after: leave.filter(|&(p, _)| p == port).map_or(0, |(_, n)| n),
+            goes_away: goes_away
+                .filter(|&(p, _, _)| p == port)
+                .map(|(_, how, n)| (how, n)),
             leaving: AtomicBool::new(false),
             left: AtomicBool::new(false),
             listen_fd: listener.as_raw_fd(),
@@ -135,13 +163,14 @@ fn main() {
     let bytes: u64 = all.iter().map(|p| p.bytes.load(Relaxed)).sum();
     let mut report = format!(
         "status={status} lines={} bytes={bytes} conns={} t_first={} t_last={last} t_done={t_done} \
-         t_left={} left_unix_ns={} left_lines={}",
+         t_left={} left_unix_ns={} left_lines={} abandoned_bytes={}",
         totals.lines.load(Relaxed),
         totals.conns.load(Relaxed),
         totals.t_first.load(Relaxed),
         totals.t_left.load(Relaxed),
         totals.left_unix_ns.load(Relaxed),
         totals.left_lines.load(Relaxed),
+        totals.abandoned_bytes.load(Relaxed),
     );
     for p in &all {
         report += &format!(" p{}={}", p.port, p.lines.load(Relaxed));
@@ -156,7 +185,7 @@ fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
     let mut k = 0u64;
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
-            // A listener shut down by `--leave` fails every accept from then on.
+            // A listener shut down by `--leave`/`--abort` fails every accept from then on.
             if port.left.load(Relaxed) {
                 return;
             }
@@ -180,6 +209,8 @@ fn accept_loop(listener: TcpListener, port: Arc<Port>, totals: Arc<Totals>) {
 
 fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: &Totals) {
     let mut buf = vec![0u8; READ_BUF];
+    // Bytes after the last newline read (only kept for `--abort`).
+    let mut tail = 0usize;
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) => return,
@@ -197,39 +228,84 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
         if totals.expect > 0 && before < totals.expect && before + newlines >= totals.expect {
             totals.t_done.store(t, Relaxed);
         }
+        let (mut keep, mut aborted) = (n, false);
         let port_lines = port.lines.load(Relaxed);
-        if port.leave_after > 0
-            && port_lines >= port.leave_after
-            && !port.leaving.swap(true, Relaxed)
-        {
-            // The wall clock is read before leaving: the relay may notice
-            // (and log) the leave before this thread runs again.
-            let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            totals
-                .left_unix_ns
-                .store(wall.map_or(0, |d| d.as_nanos() as u64), Relaxed);
-            leave(port, &stream);
-            totals.t_left.store(t, Relaxed);
-            totals.left_lines.store(port_lines, Relaxed);
+        if let Some((how, after)) = port.goes_away {
+            if how == Going::Abort {
+                tail = match buf[..n].iter().rposition(|&b| b == b'\n') {
+                    Some(i) => n - i - 1,
+                    None => tail + n,
+                };
+            }
+            if port_lines >= after && !port.leaving.swap(true, Relaxed) {
+                // The wall clock is read before going: the relay may notice
+                // (and log) it before this thread runs again.
+                let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                totals
+                    .left_unix_ns
+                    .store(wall.map_or(0, |d| d.as_nanos() as u64), Relaxed);
+                stop_listening(port);
+                totals.t_left.store(t, Relaxed);
+                totals.left_lines.store(port_lines, Relaxed);
+                match how {
+                    Going::Leave => {
+                        stream.shutdown(Shutdown::Write).ok();
+                    }
+                    Going::Abort => {
+                        let unread = reset_on_close(&stream);
+                        totals
+                            .abandoned_bytes
+                            .store((unread + tail) as u64, Relaxed);
+                        // The line read in part is lost with the rest.
+                        keep = n.saturating_sub(tail);
+                        aborted = true;
+                    }
+                }
+            }
         }
         // Unbuffered: what is written is in the file when the sink reports.
         if let Some(file) = &mut out {
-            if file.write_all(&buf[..n]).is_err() {
+            if file.write_all(&buf[..keep]).is_err() {
                 die(format_args!("writing the output of port {}", port.port));
             }
+        }
+        if aborted {
+            // Dropping the stream resets it (linger 0).
+            return;
         }
     }
 }
 
-/// The port goes away (`--leave`): it stops listening, so the relay's
-/// reconnects are refused, and half-closes the connection that crossed the
-/// mark (a relay holds one per backend). Reading goes on until the relay
-/// closes.
-fn leave(port: &Port, stream: &TcpStream) {
+/// The port goes away: it stops listening, so the relay's reconnects are
+/// refused.
+fn stop_listening(port: &Port) {
     // SAFETY: `listen_fd` is the listener's descriptor, open for the whole
     // run (its thread owns it); shutdown on a listening socket makes Linux
     // refuse new connections and fail the pending accept.
     unsafe { libc::shutdown(port.listen_fd, libc::SHUT_RDWR) };
     port.left.store(true, Relaxed);
-    stream.shutdown(Shutdown::Write).ok();
+}
+
+/// Makes the coming close of `stream` a reset that discards what is unread
+/// (linger 0), and returns how many bytes that is.
+fn reset_on_close(stream: &TcpStream) -> usize {
+    let fd = stream.as_raw_fd();
+    let mut unread: libc::c_int = 0;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is this open socket; FIONREAD writes one c_int into
+    // `unread`, and SO_LINGER reads one `linger` of the size given.
+    unsafe {
+        libc::ioctl(fd, libc::FIONREAD, &mut unread);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    unread.max(0) as usize
 }

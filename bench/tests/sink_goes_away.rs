@@ -1,6 +1,7 @@
-//! The sink's `--leave PORT:LINES`, which the benchmark's failover row
-//! relies on: after LINES lines the port refuses new connections and
-//! half-closes the one it reads, yet reads on, so every line is counted.
+//! The sink's `--leave PORT:LINES` and `--abort PORT:LINES`, which the
+//! benchmark's failover rows rely on: after LINES lines the port refuses new
+//! connections and either half-closes the one it reads, yet reads on, so
+//! every line is counted, or resets it, reporting what it never read.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -115,4 +116,54 @@ fn without_leave_a_port_never_leaves() {
     assert!(report.starts_with("status=complete "), "{report}");
     assert_eq!(value(&report, "lines"), 2000, "{report}");
     assert_eq!(value(&report, "t_left"), 0, "{report}");
+}
+
+#[test]
+fn an_aborting_port_resets_and_reports_what_it_never_read() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("wbc-sink-abort-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let prefix = dir.join("recv");
+    let sink = Command::new(env!("CARGO_BIN_EXE_sink"))
+        .args(["--lines", "1500", "--drain-ms", "200", "--idle-ms", "5000"])
+        .args(["--abort", &format!("{port}:1000")])
+        .args(["--out", prefix.to_str().expect("utf-8 temp path")])
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sink");
+
+    let mut conn = connect(port);
+    conn.write_all(&lines(999)).expect("first lines");
+    // One segment on loopback: the read that crosses 1,000 lines sees all
+    // of it, the last line only in part.
+    let mut second = lines(501);
+    second.extend_from_slice(b"partial");
+    conn.write_all(&second).expect("second write");
+    conn.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut byte = [0u8; 1];
+    let reset = conn.read(&mut byte).map_err(|e| e.kind());
+    assert_eq!(
+        reset,
+        Err(ErrorKind::ConnectionReset),
+        "no reset from the sink"
+    );
+    let refused = TcpStream::connect(("127.0.0.1", port)).map(|_| ());
+    assert_eq!(
+        refused.map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionRefused)
+    );
+
+    let report = output(sink);
+    let got = value(&report, "lines");
+    let abandoned = value(&report, "abandoned_bytes");
+    let line = lines(1).len() as u64;
+    // Every byte sent is either in a counted line or reported abandoned.
+    assert_eq!(got * line + abandoned, 1500 * line + 7, "{report}");
+    assert!((1000..=1500).contains(&got), "{report}");
+    assert!(abandoned >= 7, "the partial line is abandoned: {report}");
+    // What it recorded is exactly the lines it counted, no partial line.
+    let recorded = std::fs::read(dir.join(format!("recv.{port}.0"))).expect("recorded file");
+    assert_eq!(recorded, lines(got as usize));
+    std::fs::remove_dir_all(&dir).ok();
 }
