@@ -17,8 +17,9 @@
 //!
 //! `--leave PORT:LINES` makes that port a backend that goes away mid-run, to
 //! measure a relay's failover: once the port has read LINES lines, it stops
-//! listening (new connections are refused) and half-closes its connections
-//! (no more replies, the FIN a leaving peer sends), but keeps reading what
+//! listening (new connections are refused) and half-closes the connection
+//! whose read crossed the mark (a relay holds one per backend; no more
+//! replies, the FIN a leaving peer sends), but keeps reading what
 //! the relay still sends until the relay closes. So nothing is lost on the
 //! sink's side and the run stays checkable line for line. `t_left` reports
 //! when it left (0 if it never did), `left_unix_ns` the same moment on the
@@ -26,7 +27,7 @@
 //! lines the port had read by then.
 //!
 //! `--abort PORT:LINES` is a backend that dies instead: once the port has
-//! read LINES lines it stops listening and drops its connection with data
+//! read LINES lines it stops listening and drops that connection with data
 //! unread, so the kernel resets it. What it had received and not read is
 //! lost, as with a killed process: `abandoned_bytes` is that amount (the
 //! socket's unread bytes just before the close, plus a line it had read only
@@ -265,7 +266,15 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
         }
         // Unbuffered: what is written is in the file when the sink reports.
         if let Some(file) = &mut out {
-            if file.write_all(&buf[..keep]).is_err() {
+            // A partial line longer than this read began in the file already.
+            let begun = (tail.saturating_sub(n) * aborted as usize) as u64;
+            let written = file.write_all(&buf[..keep]).and_then(|()| match begun {
+                0 => Ok(()),
+                _ => file
+                    .metadata()
+                    .and_then(|m| file.set_len(m.len().saturating_sub(begun))),
+            });
+            if written.is_err() {
                 die(format_args!("writing the output of port {}", port.port));
             }
         }
