@@ -3,17 +3,16 @@
 //! connections and either half-closes the one it reads, yet reads on, so
 //! every line is counted, or resets it, reporting what it never read.
 
+#[path = "../../tests/support/common.rs"]
+mod common;
+
+use common::free_port;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local address").port()
-}
 
 /// Connects once the sink listens (bounded by [`WAIT`]).
 fn connect(port: u16) -> TcpStream {

@@ -1,5 +1,6 @@
-//! Helpers that both test trees use: the `wbc` package's (`tests/`) and
-//! `wbc-runtime`'s scenario tests (`runtime/tests/scenarios/`).
+//! Helpers that every test tree uses: the `wbc` package's (`tests/`),
+//! `wbc-runtime`'s scenario tests (`runtime/tests/scenarios/`) and the
+//! benchmark programs' (`bench/tests/`).
 //!
 //! Each includes this file with `#[path]` instead of depending on a shared
 //! test crate: a dev-dependency of `wbc-runtime` would be written into the
