@@ -230,8 +230,8 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
             totals.t_done.store(t, Relaxed);
         }
         let (mut keep, mut aborted) = (n, false);
-        let port_lines = port.lines.load(Relaxed);
         if let Some((how, after)) = port.goes_away {
+            let port_lines = port.lines.load(Relaxed);
             if how == Going::Abort {
                 tail = match buf[..n].iter().rposition(|&b| b == b'\n') {
                     Some(i) => n - i - 1,
