@@ -41,7 +41,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
-use wbc_bench::{args::Args, count_newlines, die, now_ns};
+use wbc_bench::{args::Args, count_newlines, die, now_ns, realtime_ns};
 
 const READ_BUF: usize = 1 << 20;
 const MS: u64 = 1_000_000;
@@ -241,10 +241,7 @@ fn read_loop(mut stream: TcpStream, mut out: Option<File>, port: &Port, totals: 
             if port_lines >= after && !port.leaving.swap(true, Relaxed) {
                 // The wall clock is read before going: the relay may notice
                 // (and log) it before this thread runs again.
-                let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-                totals
-                    .left_unix_ns
-                    .store(wall.map_or(0, |d| d.as_nanos() as u64), Relaxed);
+                totals.left_unix_ns.store(realtime_ns(), Relaxed);
                 stop_listening(port);
                 totals.t_left.store(t, Relaxed);
                 totals.left_lines.store(port_lines, Relaxed);

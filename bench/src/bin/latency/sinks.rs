@@ -13,7 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use wbc_bench::latencies::Latencies;
 use wbc_bench::lines::StampReader;
-use wbc_bench::now_ns;
+use wbc_bench::{now_ns, realtime_ns};
 
 /// `SO_TIMESTAMPNS` (`SO_TIMESTAMPNS_OLD` of asm-generic/socket.h, which
 /// x86_64 and aarch64 use); its control message, `SCM_TIMESTAMPNS`, has the
@@ -227,20 +227,10 @@ fn read_stamped(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, O
         }
     }
     let arrived = arrived.map(|real| {
-        let offset = realtime_ns() - now_ns() as i128;
+        let offset = realtime_ns() as i128 - now_ns() as i128;
         (real - offset).max(0) as u64
     });
     Ok((n as usize, arrived))
-}
-
-fn realtime_ns() -> i128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
 }
 
 /// glibc's vectorised `memchr`: scanning byte by byte took a third of
