@@ -203,7 +203,7 @@ fn queue_problem(ep: &CoreEndpoint, kind: &KindSpec, dir: Dir) -> Option<Diagnos
             Diagnostic::new(
                 Code::E0008,
                 ep.queue.span,
-                format!("module `{module}` cannot send events on"),
+                format!("module `{module}` cannot send events"),
             )
             .with_label(format!("{is_a}, which has no `outbox`"))
             .with_help(help)
