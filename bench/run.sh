@@ -38,6 +38,9 @@
 #                  issue 5's verdicts (one-client figures) are left out
 #   ALT="flags"    every wbc row once more with these proxy flags, as row NAME+ (e.g.
 #                  ALT="--queue-capacity 16384": a flag's effect, measured in the same run)
+#   CCR_ALT="NAME:FLAGS;..."   carbon-c-relay any_of once more per setting, as row
+#                  ccr-any_of-NAME (e.g. CCR_ALT="q25k:-q 25000;w1:-q 1000000 -w 1"): which of
+#                  its settings is fastest here; the x_ccr ratios stay against ccr-any_of
 #   PIN="R S K"    run the relay on core R, the sender on core S and the sink on core K
 #                  (taskset), to see what the scheduler's placement of the three does
 #   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
@@ -177,6 +180,11 @@ ROWS=(
   "wbc-rr-funnel-abort|abort|$BIN/wbc-rr-funnel" "wbc-rr-funnel-down|down|$BIN/wbc-rr-funnel")
 # Many clients can keep two worker threads busy: the same proxies with --threads 2.
 [ "$CLIENTS" -gt 1 ] && ROWS+=("wbc-one-t2|one|$BIN/wbc-one --threads 2" "wbc-rr-t2|split|$BIN/wbc-rr --threads 2")
+# CCR_ALT: carbon-c-relay any_of once more per setting (rows ccr-any_of-NAME), to find its best.
+if [ -n "${CCR_ALT:-}" ]; then
+  IFS=';' read -ra ccr_alt <<< "$CCR_ALT"
+  for a in "${ccr_alt[@]}"; do ROWS+=("ccr-any_of-${a%%:*}|split|carbon-c-relay -s ${a#*:} -f $CFG/ccr-any_of.conf"); done
+fi
 # ALT: every wbc row once more with these proxy flags (rows NAME+), to compare a flag in one run.
 if [ -n "${ALT:-}" ]; then
   for r in "${ROWS[@]}"; do
