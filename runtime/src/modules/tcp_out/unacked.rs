@@ -298,6 +298,53 @@ mod tests {
         assert!(held.is_empty());
     }
 
+    /// Random batches written, acknowledged a random amount at a time
+    /// (checks dropping what is acknowledged on the way), then reset: the
+    /// events recovered are, in order, exactly those whose newline the peer
+    /// had not acknowledged. Repeatable: a fixed seed.
+    #[test]
+    fn after_random_writes_and_acks_exactly_the_unacknowledged_events_come_back() {
+        let mut rng = crate::xorshift::XorShift::new(0x51_7cc1_b727_220a);
+        for case in 0..1000 {
+            let mut u = tracking(&[]);
+            // (event, stream position just after its newline), in order.
+            let mut wire: Vec<(String, u64)> = Vec::new();
+            let mut acked = 0;
+            for _ in 0..1 + rng.below(12) {
+                let events: Vec<String> = (0..rng.below(6))
+                    .map(|_| "x".repeat(rng.below(9)))
+                    .collect();
+                for e in &events {
+                    let at = wire.last().map_or(0, |(_, end)| *end);
+                    wire.push((e.clone(), at + e.len() as u64 + 1));
+                }
+                u.push(events.iter().collect());
+                let written = wire.last().map_or(0, |(_, end)| *end);
+                acked += rng.below((written - acked) as usize + 1) as u64;
+                if rng.below(3) == 0 {
+                    u.drop_acknowledged(acked);
+                }
+            }
+            let mut held = batch(&["unwritten"]);
+            let want: Vec<&str> = wire
+                .iter()
+                .filter(|(_, end)| *end > acked)
+                .map(|(e, _)| e.as_str())
+                .chain(["unwritten"])
+                .collect();
+            assert_eq!(
+                u.recover_after(acked, &mut held),
+                want.len() - 1,
+                "case {case}"
+            );
+            assert_eq!(
+                held,
+                batch(&want),
+                "case {case}, {acked} bytes acknowledged"
+            );
+        }
+    }
+
     #[test]
     fn without_tcp_info_nothing_is_kept() {
         let mut u = Unacked::default();
