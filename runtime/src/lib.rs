@@ -17,7 +17,6 @@ pub mod modules;
 pub mod proxy;
 pub mod queue;
 pub mod shutdown;
-mod xorshift;
 
 pub use context::Context;
 pub use launch::{launch, launch_with_args};

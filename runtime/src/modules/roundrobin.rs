@@ -231,6 +231,7 @@ fn append_line(buf: &mut BytesMut, bytes: &[u8], start: usize, end: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
 
     fn events(events: &[&str]) -> Batch {
         events.iter().collect()
@@ -268,29 +269,22 @@ mod tests {
         }
     }
 
-    /// Random batches of random lines (either side of the 64-byte block
-    /// copy), each dealt with a random set of members up, give every member
-    /// what strict rotation over the members up gives, written the plain
-    /// way. Repeatable: a fixed seed.
-    #[test]
-    fn random_batches_and_members_up_deal_like_a_plain_rotation() {
-        let mut rng = crate::xorshift::XorShift::new(0x2545_f491_4f6c_dd1d);
-        for case in 0..500 {
+    proptest::proptest! {
+        /// Random batches of random lines (either side of the 64-byte
+        /// block copy), each dealt with a random set of members up (a bit
+        /// mask, never empty), give every member what strict rotation over
+        /// the members up gives, written the plain way.
+        #[test]
+        fn random_batches_and_members_up_deal_like_a_plain_rotation(
+            batches in vec((vec(vec(b'a'..=b'z', 0..70), 0..40), 1..8usize), 1..6),
+        ) {
             let mut dealer = Dealer::<3>::new();
             let mut shares: [Batch; 3] = Default::default();
             let mut want: [Vec<Vec<u8>>; 3] = Default::default();
             let mut next = 0;
-            for _ in 0..1 + rng.below(5) {
-                let lines: Vec<Vec<u8>> = (0..rng.below(40))
-                    .map(|_| {
-                        (0..rng.below(70))
-                            .map(|_| b'a' + rng.below(26) as u8)
-                            .collect()
-                    })
-                    .collect();
-                let mask = 1 + rng.below(7);
+            for (lines, mask) in &batches {
                 let up: [bool; 3] = std::array::from_fn(|i| mask & (1 << i) != 0);
-                for line in &lines {
+                for line in lines {
                     while !up[next] {
                         next = (next + 1) % 3;
                     }
@@ -299,11 +293,11 @@ mod tests {
                 }
                 let mut batch: Batch = lines.iter().collect();
                 dealer.deal(&mut batch, &up, &mut shares);
-                assert!(batch.is_empty(), "case {case}: events left undealt");
+                proptest::prop_assert!(batch.is_empty(), "events left undealt");
             }
             for i in 0..3 {
                 let got: Vec<Vec<u8>> = shares[i].events().map(<[u8]>::to_vec).collect();
-                assert_eq!(got, want[i], "case {case}, member {i}");
+                proptest::prop_assert_eq!(&got, &want[i], "member {}", i);
             }
         }
     }

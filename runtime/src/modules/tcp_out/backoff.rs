@@ -7,16 +7,14 @@
 
 use std::time::Duration;
 
-use crate::xorshift::XorShift;
-
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct Backoff {
     first: Duration,
     next: Duration,
-    /// Quality does not matter, only spread.
-    rng: XorShift,
+    /// xorshift state; quality does not matter, only spread.
+    rng: u64,
 }
 
 impl Backoff {
@@ -25,7 +23,7 @@ impl Backoff {
         Backoff {
             first,
             next: first,
-            rng: XorShift::new(seed),
+            rng: seed | 1,
         }
     }
 
@@ -33,8 +31,11 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
         let nominal = self.next;
         self.next = (self.next * 2).min(MAX_DELAY);
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
         // Fraction in [0, 1/4) of the nominal delay is taken off.
-        let cut = nominal.mul_f64((self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 / 4.0);
+        let cut = nominal.mul_f64((self.rng >> 11) as f64 / (1u64 << 53) as f64 / 4.0);
         nominal - cut
     }
 

@@ -246,6 +246,9 @@ fn bytes_acked(_stream: &TcpStream) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::any;
+    use proptest::sample::Index;
 
     fn batch(ls: &[&str]) -> Batch {
         ls.iter().collect()
@@ -298,30 +301,30 @@ mod tests {
         assert!(held.is_empty());
     }
 
-    /// Random batches written, acknowledged a random amount at a time
-    /// (checks dropping what is acknowledged on the way), then reset: the
-    /// events recovered are, in order, exactly those whose newline the peer
-    /// had not acknowledged. Repeatable: a fixed seed.
-    #[test]
-    fn after_random_writes_and_acks_exactly_the_unacknowledged_events_come_back() {
-        let mut rng = crate::xorshift::XorShift::new(0x51_7cc1_b727_220a);
-        for case in 0..1000 {
+    proptest::proptest! {
+        /// Random batches written, each followed by a random share of what
+        /// is not yet acknowledged being acknowledged (and, at random, the
+        /// acknowledged batches dropped), then a reset: the events recovered
+        /// are, in order, exactly those whose newline the peer had not
+        /// acknowledged, ahead of the unwritten ones.
+        #[test]
+        fn after_random_writes_and_acks_exactly_the_unacknowledged_events_come_back(
+            writes in vec((vec(0..9usize, 0..6), any::<Index>(), any::<bool>()), 1..12),
+        ) {
             let mut u = tracking(&[]);
-            // (event, stream position just after its newline), in order.
+            // Each event with the stream position just after its newline.
             let mut wire: Vec<(String, u64)> = Vec::new();
             let mut acked = 0;
-            for _ in 0..1 + rng.below(12) {
-                let events: Vec<String> = (0..rng.below(6))
-                    .map(|_| "x".repeat(rng.below(9)))
-                    .collect();
+            for (lengths, ack, drop) in &writes {
+                let events: Vec<String> = lengths.iter().map(|n| "x".repeat(*n)).collect();
                 for e in &events {
                     let at = wire.last().map_or(0, |(_, end)| *end);
                     wire.push((e.clone(), at + e.len() as u64 + 1));
                 }
                 u.push(events.iter().collect());
                 let written = wire.last().map_or(0, |(_, end)| *end);
-                acked += rng.below((written - acked) as usize + 1) as u64;
-                if rng.below(3) == 0 {
+                acked += ack.index((written - acked) as usize + 1) as u64;
+                if *drop {
                     u.drop_acknowledged(acked);
                 }
             }
@@ -332,16 +335,8 @@ mod tests {
                 .map(|(e, _)| e.as_str())
                 .chain(["unwritten"])
                 .collect();
-            assert_eq!(
-                u.recover_after(acked, &mut held),
-                want.len() - 1,
-                "case {case}"
-            );
-            assert_eq!(
-                held,
-                batch(&want),
-                "case {case}, {acked} bytes acknowledged"
-            );
+            proptest::prop_assert_eq!(u.recover_after(acked, &mut held), want.len() - 1);
+            proptest::prop_assert_eq!(held, batch(&want), "{} bytes acknowledged", acked);
         }
     }
 

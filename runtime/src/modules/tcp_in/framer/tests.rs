@@ -1,4 +1,6 @@
 use super::*;
+use proptest::collection::vec;
+use proptest::sample::select;
 
 /// Feeds `chunks` one read at a time; returns (events, dropped).
 fn frame(max_line: u64, chunks: &[&[u8]]) -> (Vec<Vec<u8>>, u64) {
@@ -197,37 +199,33 @@ fn model(max_line: u64, input: &[u8]) -> (Vec<Vec<u8>>, u64) {
     )
 }
 
-/// Random lines (some over `max_line`, some empty, with and without a
-/// final newline) cut into random reads and handed out under random
-/// limits frame exactly as the plain split does. Repeatable: a fixed seed.
-#[test]
-fn random_input_in_random_reads_frames_like_a_plain_split() {
-    let mut rng = crate::xorshift::XorShift::new(0x9e37_79b9_7f4a_7c15);
-    for case in 0..3000 {
-        let max_line = 1 + rng.below(8) as u64;
-        let mut input = Vec::new();
-        for _ in 0..rng.below(20) {
-            for _ in 0..rng.below(13) {
-                input.push(b"ab\r\xff\x00"[rng.below(5)]);
-            }
+proptest::proptest! {
+    /// Random lines (some over `max_line`, some empty, with or without a
+    /// final newline) cut into random reads and handed out under random
+    /// limits frame exactly as the plain split does.
+    #[test]
+    fn random_input_in_random_reads_frames_like_a_plain_split(
+        max_line in 1..=8u64,
+        lines in vec(vec(select(b"ab\r\xff\x00".to_vec()), 0..13), 0..20),
+        terminated: bool,
+        reads in vec(1..16usize, 1..32),
+        limit in select(vec![0, 1, 2, 3, 7, usize::MAX]),
+    ) {
+        let mut input: Vec<u8> = lines.join(&b'\n');
+        if terminated && !lines.is_empty() {
             input.push(b'\n');
-        }
-        if rng.below(2) == 0 {
-            input.pop();
         }
         let mut chunks = Vec::new();
         let mut rest = &input[..];
-        while !rest.is_empty() {
-            let (chunk, after) = rest.split_at(1 + rng.below(rest.len().min(16)));
+        for read in reads.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, after) = rest.split_at((*read).min(rest.len()));
             chunks.push(chunk);
             rest = after;
         }
-        let limit = [0, 1, 2, 3, 7, usize::MAX][rng.below(6)];
-        assert_eq!(
-            frame_limited(max_line, limit, &chunks),
-            model(max_line, &input),
-            "case {case}: {input:?} in reads {chunks:?}, max_line {max_line}, limit {limit}"
-        );
+        proptest::prop_assert_eq!(frame_limited(max_line, limit, &chunks), model(max_line, &input));
     }
 }
 
