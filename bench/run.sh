@@ -118,7 +118,7 @@ done
 # ---- 3. peer configurations ----
 cat > "$CFG/haproxy.cfg" <<EOF
 global
-    maxconn 4096
+    maxconn 8192
 defaults
     mode tcp
     timeout connect 5s
@@ -139,7 +139,7 @@ master_process off;
 worker_processes 1;
 pid $CFG/nginx.pid;
 error_log $CFG/nginx.err warn;
-events { worker_connections 1024; }
+events { worker_connections 16384; }
 stream {
     upstream be { server 127.0.0.1:$B1; server 127.0.0.1:$B2; }
     server { listen 127.0.0.1:$L; proxy_pass be; }

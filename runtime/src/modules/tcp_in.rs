@@ -272,13 +272,22 @@ impl Client {
             _ = self.ctx.stopping() => return Read::Stopping,
             r = stream.readable() => r,
         };
-        if buf.capacity() - buf.len() < MIN_READ_SPACE {
+        let reserved = buf.capacity() - buf.len() < MIN_READ_SPACE;
+        if reserved {
             // Doubling while one line spans many reads keeps copying of
             // a long partial line amortised.
             buf.reserve(read_size.get().max(buf.len()));
         }
         match ready.and_then(|()| stream.try_read_buf(buf)) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Idle,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Readiness is a hint: tokio reports a freshly accepted
+                // socket readable once, data or not. A buffer that got
+                // nothing goes back, or every idle client would hold one.
+                if reserved && buf.is_empty() {
+                    *buf = BytesMut::new();
+                }
+                Read::Idle
+            }
             Ok(0) => Read::Ended,
             Ok(n) => {
                 read_size.read(n, buf.len() == buf.capacity());
