@@ -114,7 +114,8 @@ idle_row() { # row cmd count
   after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   local backends; backends=$(ss -Htn state established "dport = :$B1 or dport = :$B2" | wc -l)
   stop_extras; stop_relay; stop_sink
-  extra "idle $row: $(cat "$d/idle.txt"); backend connections $backends; relay RSS before ${before} KiB, with the connections open ${after} KiB (peak ${hwm} KiB): $(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN { printf "%.2f KiB per connection", (a - b) / n }')"
+  local opened; opened=$(sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$d/idle.txt")
+  extra "idle $row: $(cat "$d/idle.txt"); backend connections $backends; relay RSS before ${before} KiB, with the connections open ${after} KiB (peak ${hwm} KiB): $(awk -v a="$after" -v b="$before" -v n="${opened:-0}" 'BEGIN { if (n > 0) printf "%.2f KiB per connection opened", (a - b) / n; else printf "no connection opened" }')"
 }
 # wbc-one with issue 5's 10,000 connections, then every relay that takes one process (socat
 # forks one per client) with IDLE_PEERS connections: haproxy and nginx open a backend
