@@ -16,9 +16,10 @@
 # failover path, each with the second sink going away once it has read an eighth of the
 # lines (a quarter of its share): wbc-rr-funnel-leave (it stops listening and half-closes,
 # and reads on until the relay closes, so every line is still checked),
-# wbc-rr-funnel-abort (it dies: it resets its connection with data unread, which is lost,
-# and the verify run checks that nothing else is: no line twice or changed, lost at most
-# what it never read) and wbc-rr-funnel-down (nothing listens on its port from the start).
+# wbc-rr-funnel-abort (it dies: it resets its connection with data unread, which is lost;
+# the verify run checks that no line changed, that at most what it never read was lost, and
+# that only the last lines it read, not yet acknowledged and so sent again, arrived twice)
+# and wbc-rr-funnel-down (nothing listens on its port from the start).
 # Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that
 # only copies, as the machine's floor), RSS with 10,000 idle client connections, and the
 # time of a warm `wbc build` of a changed routing file.
@@ -258,7 +259,7 @@ run_one() { # size name mode cmd tag
 }
 
 failover_note() { # size row tag dir t0 n: when the backend left, when the relay noticed, what went through the funnel
-  local d=$4 left noticed handed down_at after counters lost
+  local d=$4 left noticed handed down_at after counters lost twice
   left=$(awk -v a="$5" -v b="$(kv "$d/sink.txt" t_left)" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.3f", (b - a) / 1e9 }')
   # When tcp.out finds its backend gone it logs "module `o2` (tcp.out) is down"; the log's clock
   # is the wall clock, which the sink also reports for the moment it left.
@@ -271,7 +272,10 @@ failover_note() { # size row tag dir t0 n: when the backend left, when the relay
   # sink counted, plus, for a sink that died, the lines it never read (lost: counted
   # delivered, as the kernel acknowledged them); the funnel passed on the input plus what
   # came back.
-  lost=$(kv "$d/sink.txt" lines); lost=$(($6 - ${lost:-0}))
+  # A dying backend either had not read all its kernel acknowledged (lost) or had read past
+  # what the relay saw acknowledged (those went out again: twice), never both: one position.
+  lost=$(kv "$d/sink.txt" lines); lost=$(($6 - ${lost:-0})); twice=0
+  [ "$lost" -lt 0 ] && { twice=$((-lost)); lost=0; }
   read -r handed counters < <(awk -v p1="$(kv "$d/sink.txt" p$B1)" -v p2="$(kv "$d/sink.txt" p$B2)" -v n="$6" '
     function in_count(   i) { for (i = 1; i < NF; i++) if ($i == "in") return $(i + 1) }
     / queue input\.outbox -> / { input = in_count() }
@@ -283,9 +287,9 @@ failover_note() { # size row tag dir t0 n: when the backend left, when the relay
     END { if (in1 == "" || funnel == "") { print "- none"; exit }
           ok = (in1 - f1 == p1 && in2 - f2 - p2 == n - p1 - p2 && funnel == input + f1 + f2 && input == n)
           print f1 + f2, (ok ? "exact" : "MISMATCH") }' "$d/relay.log")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$left" "$noticed" "$after" "$handed" "$counters" \
-    "$lost" "$(kv "$d/sink.txt" abandoned_bytes)" >> "$OUT/failover.tsv"
-  log "  $1/$2/$3: the second sink left at ${left}s, the relay noticed ${noticed} ms later; $after lines arrived there after it left; $handed events went through the funnel; counters $counters; $lost lines lost"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$left" "$noticed" "$after" "$handed" "$counters" \
+    "$lost" "$twice" "$(kv "$d/sink.txt" abandoned_bytes)" >> "$OUT/failover.tsv"
+  log "  $1/$2/$3: the second sink left at ${left}s, the relay noticed ${noticed} ms later; $after lines arrived there after it left; $handed events went through the funnel; counters $counters; $lost lines lost, $twice twice"
 }
 received() { # dir port -> what the port received, connection after connection (sink --out)
   local k=0; while [ -f "$1/recv.$2.$k" ]; do cat "$1/recv.$2.$k"; k=$((k + 1)); done
@@ -308,16 +312,20 @@ verify() { # size mode dir -> prints the verdict
     direct | one)
       got=$(sha256sum < "$f1" | cut -c1-64)
       [ "$got" = "$want" ] && echo "sha256=OK" || echo "sha256=MISMATCH" ;;
-    abort) # lines are lost, never duplicated or changed: at most what the dead sink never read
-      local lost dup foreign bound
-      lost=$((${LINES[$1]} - $(cat "$f1" "$f2" | wc -l)))
-      dup=$(LC_ALL=C sort -S 25% "$f1" "$f2" | uniq -d | wc -l)
+    abort) # never changed; lost: at most what the dead sink never read; twice: only the last lines
+      # it read (its kernel had not acknowledged them when it died, so tcp.out sent them again)
+      local lost dup foreign bound resent tail_ok=yes
+      dup=$(LC_ALL=C sort -S 25% "$f1" "$f2" | uniq -d | tee "$3/twice" | wc -l)
+      lost=$((${LINES[$1]} - $(cat "$f1" "$f2" | wc -l) + dup))
       foreign=$(LC_ALL=C sort -S 25% "$f1" "$f2" | LC_ALL=C comm -13 "${DATA[$1]}" - | wc -l)
       # The sink measures its unread bytes just before the reset; one 64 KiB loopback
       # segment may land between the two.
       bound=$(kv "$3/sink.txt" abandoned_bytes); bound=$(((${bound:-0} + 65536) / $1 + 1))
-      [ "$dup" = 0 ] && [ "$foreign" = 0 ] && [ "$lost" -le "$bound" ] && echo "residue=OK,lost=$lost<=$bound" \
-        || echo "residue=MISMATCH,lost=$lost,bound=$bound,dup=$dup,foreign=$foreign" ;;
+      resent=$(grep -m1 'module `o2` (tcp.out) is down' "$3/relay.log" | grep -o '[0-9]* written but never acknowledged' | cut -d' ' -f1)
+      [ "$dup" -gt 0 ] && ! tail -n "$dup" "$f2" | LC_ALL=C sort | cmp -s - "$3/twice" && tail_ok=no
+      [ "$foreign" = 0 ] && [ "$lost" -le "$bound" ] && [ "$dup" -le "${resent:-0}" ] && [ $tail_ok = yes ] \
+        && echo "residue=OK,lost=$lost<=$bound,twice=$dup<=${resent:-0}" \
+        || echo "residue=MISMATCH,lost=$lost,bound=$bound,twice=$dup,resent=${resent:-0},twice_is_tail=$tail_ok,foreign=$foreign" ;;
     split | leave | down) # shares arrive in input order (unless a backend left), so merging the sorted shares rebuilds the input
       if LC_ALL=C sort -c "$f1" 2>/dev/null && LC_ALL=C sort -c "$f2" 2>/dev/null; then
         got=$(LC_ALL=C sort -m "$f1" "$f2" | sha256sum | cut -c1-64)
@@ -342,7 +350,7 @@ verify() { # size mode dir -> prints the verdict
 
 # ---- 6. throughput: repetitions interleaved over rows (spreads the background noise) ----
 printf 'size\trow\ttag\tmode\tstatus\tlines\twall_s\tp%s\tp%s\trss_kb\tcpu_s\tload1\tverify\n' $B1 $B2 > "$RES"
-printf 'size\trow\ttag\tleft_s\tnoticed_ms\tafter_leave\thanded\tcounters\tlost\tabandoned_bytes\n' > "$OUT/failover.tsv"
+printf 'size\trow\ttag\tleft_s\tnoticed_ms\tafter_leave\thanded\tcounters\tlost\ttwice\tabandoned_bytes\n' > "$OUT/failover.tsv"
 for size in $SIZES; do
   for ((rep = 1; rep <= REPS; rep++)); do
     for spec in "${ROWS[@]}"; do
@@ -452,10 +460,10 @@ target() { # description size row reference factor: lines/s(row) >= factor x lin
     # A run that lost lines at a dead backend is not complete: its wall is the time to its last line.
     w=$(median_wall 64 "$row" any); r=$(median_wall 64 wbc-rr-funnel); l=$(median_wall 64 limit)
     [ -n "$w" ] && [ -n "$l" ] || continue
-    runs=$(awk -F'\t' -v r="$row" '$1 == 64 && $2 == r { c = c s $3 ":" $8 } $1 == 64 && $2 == r && $3 ~ /^r/ { h = h s $7; n = n s $5; a = a s $6; x = x s $9; u = u s $10; s = "," }
+    runs=$(awk -F'\t' -v r="$row" '$1 == 64 && $2 == r { c = c s $3 ":" $8 } $1 == 64 && $2 == r && $3 ~ /^r/ { h = h s $7; n = n s $5; a = a s $6; x = x s $9; t = t s $10; u = u s $11; s = "," }
       END { printf "events through the funnel per run: %s", h; if (r !~ /down/) printf "; noticed after (ms): %s", n
             if (r ~ /leave/) printf "; lines that reached the leaving sink after it left: %s", a
-            if (r ~ /abort/) printf "; lines lost per run: %s (bytes the dead sink had not read: %s)", x, u
+            if (r ~ /abort/) printf "; lines lost per run: %s (bytes the dead sink had not read: %s); lines twice (read, not yet acknowledged, sent again): %s", x, u, t
             printf "; queue counters against the sinks: %s", c }' "$OUT/failover.tsv")
     awk -v w="$w" -v r="$r" -v l="$l" -v d="$row" -v runs="$runs" \
       'BEGIN { printf "  info  %s, 64 B: ", d; if (r != "") printf "%.2f x wbc-rr-funnel (every backend up), ", r / w

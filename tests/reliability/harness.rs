@@ -161,6 +161,28 @@ pub fn tally(sent: &[u64], backends: &[&[u8]]) -> Tally {
     t
 }
 
+/// How many of the last events `dead` received also reached one of `others`,
+/// counted back from its last event to the first that did not. When a
+/// backend dies, tcp.out sends again what its kernel had not acknowledged,
+/// and a backend may have read some of that before its acknowledgement went
+/// out (a receiver delays it, the longer when it leaves data unread). Those
+/// events arrive twice; any other duplicate is a bug.
+pub fn resent_tail(dead: &[u8], others: &[&[u8]]) -> u64 {
+    let events = |bytes: &[u8]| -> Vec<(u32, u64)> {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter_map(parse_line)
+            .collect()
+    };
+    let elsewhere: std::collections::HashSet<(u32, u64)> =
+        others.iter().flat_map(|b| events(b)).collect();
+    events(dead)
+        .iter()
+        .rev()
+        .take_while(|e| elsewhere.contains(e))
+        .count() as u64
+}
+
 /// The one line of figures every case prints.
 pub fn figures(case: &str, t: &Tally, peak_rss_kib: u64, extra: &str) {
     println!(

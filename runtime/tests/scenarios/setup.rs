@@ -94,6 +94,23 @@ pub fn tally(sent: u64, sinks: &[&[u64]]) -> Tally {
     t
 }
 
+/// How many of the last events `dead` received also reached one of `others`,
+/// counted back from its last event to the first that did not. When a
+/// backend dies, tcp.out sends again what its kernel had not acknowledged,
+/// and a backend may have read some of that before its acknowledgement went
+/// out (a receiver delays it, the longer when it leaves data unread). Those
+/// events arrive twice; any other duplicate is a bug.
+pub fn resent_tail(dead: &[u64], others: &[&[u64]]) -> u64 {
+    let elsewhere: std::collections::HashSet<u64> = others
+        .iter()
+        .flat_map(|seqs| seqs.iter().copied())
+        .collect();
+    dead.iter()
+        .rev()
+        .take_while(|s| elsewhere.contains(s))
+        .count() as u64
+}
+
 /// Whether each number is greater than the one before (a sink's share
 /// arrived in input order).
 pub fn increasing(seqs: &[u64]) -> bool {

@@ -9,6 +9,11 @@
 //! it and, on a reset, hands the unacknowledged events on like unwritten
 //! ones. What remains lost is only what the backend's own receive buffer
 //! held (received and acknowledged, never read): no sender can know that.
+//! The converse also holds: a receiver delays its acknowledgements (the
+//! longer when it leaves data unread), so a backend may have read lines it
+//! had not acknowledged yet when it died; those are sent again and arrive
+//! twice. Recovery is at least once for the unacknowledged tail, and what
+//! arrives twice is only that tail's start, never more than was re-sent.
 //!
 //! Whole batches are kept (the written batch is moved here, its buffers
 //! shared, not copied), so keeping costs no copy. The send buffer bounds the
