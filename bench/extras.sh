@@ -1,6 +1,7 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
-# load, RSS with 10,000 idle connections (and with IDLE_PEERS=4000 beside the peers), warm `wbc build`. Sourced by run.sh after the
-# throughput table, whose results (RES, LINES) give the latency rates; not run on its own.
+# load, RSS with 10,000 idle connections (and with IDLE_PEERS=4000 beside the peers), warm
+# `wbc build`. Sourced by run.sh after the throughput table, whose results (RES, LINES) give
+# the latency rates; not run on its own.
 # shellcheck shell=bash
 
 : > "$EXTRA"

@@ -46,6 +46,7 @@
 #                  (taskset), to see what the scheduler's placement of the three does
 #   OUT=/tmp/wbc-bench   work directory (data, configs, per-run logs, results.tsv)
 #   IDLE_MS=5000   the sink gives up after this long without data; MAXRUN=300 s per run
+#   IDLE_PEERS=4000   idle connections per relay in the idle extra's comparison with the peers
 #
 # Not run by CI. Needs root for apt-get (only when a package is missing). Everything
 # listens on 127.0.0.1 ports 31000 (relay) and 32000/32001 (sinks) (RELAY_PORT and
