@@ -1,7 +1,9 @@
-//! `idle --to PORT [--count N] [--hold-ms MS]`: opens N connections to
-//! 127.0.0.1:PORT that never send anything, prints `opened=K elapsed_ms=T`
-//! as soon as they are open (the script then samples the relay's RSS), holds
-//! them for `hold-ms`, and exits (closing them all).
+//! `idle --to PORT [--count N] [--hold-ms MS] [--lines K]`: opens N
+//! connections to 127.0.0.1:PORT that send K lines each (0 by default:
+//! nothing) and then nothing more, prints `opened=K elapsed_ms=T` as soon as
+//! they are open (the script then samples the relay's RSS), holds them for
+//! `hold-ms`, and exits (closing them all). With `--lines 1` they are agents
+//! that reported once and went quiet.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -13,6 +15,8 @@ fn main() {
     let to: u16 = args.get("to", 0);
     let count: usize = args.get("count", 10_000);
     let hold = Duration::from_millis(args.get("hold-ms", 5000));
+    let lines: usize = args.get("lines", 0);
+    let report = "idle.agent.metric 1 1700000000\n".repeat(lines);
     if to == 0 {
         die("give `--to PORT`");
     }
@@ -21,7 +25,10 @@ fn main() {
     let mut open = Vec::with_capacity(count);
     let mut error = None;
     while open.len() < count && started.elapsed() < Duration::from_secs(60) {
-        match TcpStream::connect(("127.0.0.1", to)) {
+        match TcpStream::connect(("127.0.0.1", to)).and_then(|mut s| {
+            s.write_all(report.as_bytes())?;
+            Ok(s)
+        }) {
             Ok(s) => open.push(s),
             Err(e) => {
                 error = Some(e);
