@@ -1,6 +1,6 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
-# load, RSS with 10,000 idle connections (and with IDLE_PEERS=4000 beside the peers), warm
-# `wbc build`. Sourced by run.sh after the throughput table, whose results (RES, LINES) give
+# load, RSS with 10,000 idle connections (and with IDLE_PEERS=4000 beside the peers), RSS and
+# CPU with 10,000 agents that send a line every second, warm `wbc build`. Sourced by run.sh after the throughput table, whose results (RES, LINES) give
 # the latency rates; not run on its own.
 # shellcheck shell=bash
 
@@ -97,40 +97,57 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
       "$LAT" | tee -a "$EXTRA"
   done
 fi
-idle_row() { # row cmd count [lines each client sends before going quiet]
-  local row=$1 cmd=$2 count=$3 said=${4:-0} d pid i before after hwm
-  d=$RUNS/idle.$row.$count.$said
+idle_row() { # row cmd count [lines each client sends first] [every-ms: send them again this often]
+  local row=$1 cmd=$2 count=$3 said=${4:-0} every=${5:-0} d pid i before after hwm
+  # Agents: the sink stops once it has every line, or 2 s after the last if fewer connected.
+  local hold=4000 expect=0 quiet=60000
+  [ "$every" -gt 0 ] && { hold=8000; expect=$((count * said * (1 + hold / every))); quiet=2000; }
+  d=$RUNS/idle.$row.$count.$said.$every
   rm -rf "$d"; mkdir -p "$d"
   for p in $L $B1 $B2; do busy "$p" && { log "port $p busy before idle/$row"; return 1; }; done
-  "$TARGET/sink" --idle-ms 60000 --start-ms 60000 --max-ms 90000 $B1 $B2 > "$d/sink.txt" 2>&1 &
+  "$TARGET/sink" --lines "$expect" --drain-ms 1000 --idle-ms $quiet --start-ms 60000 --max-ms 90000 $B1 $B2 > "$d/sink.txt" 2>&1 &
   SINK_PID=$!; wait_listen $B1 || true; wait_listen $B2 || true
   /usr/bin/time -o "$d/time.txt" -f 'rss_kb=%M usr=%U sys=%S' "${RELAY_ON[@]}" sh -c "exec $cmd" > "$d/relay.log" 2>&1 &
   TIME_PID=$!; wait_listen $L || { log "idle/$row: nothing listens"; stop_relay; stop_sink; return 1; }
   sleep 0.5
   pid=$(cat "/proc/$TIME_PID/task/$TIME_PID/children" 2>/dev/null | cut -d' ' -f1)
   before=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
-  timeout 90 "$TARGET/idle" --to $L --count "$count" --hold-ms 4000 --lines "$said" > "$d/idle.txt" 2>&1 &
+  timeout 90 "$TARGET/idle" --to $L --count "$count" --hold-ms $hold --lines "$said" --every-ms "$every" > "$d/idle.txt" 2>&1 &
   EXTRA_PIDS=($!)
   for ((i = 0; i < 600; i++)); do grep -q opened= "$d/idle.txt" 2>/dev/null && break; sleep 0.1; done
-  sleep 1.5 # let the relay accept and set up the last connections (and connect their backends)
+  local cpu0 t0 cpu; cpu0=$(ticks "$pid"); t0=$(date +%s.%N)
+  if [ "$every" -gt 0 ]; then # agents: CPU and RSS over their rounds, then what the sinks got
+    wait "${EXTRA_PIDS[0]}" 2>/dev/null || true; EXTRA_PIDS=()
+    cpu=$(awk -v a="$cpu0" -v b="$(ticks "$pid")" -v t="$t0" -v u="$(date +%s.%N)" \
+      'BEGIN { s = (b - a) / 100; printf "%.3f s of CPU per second", s / (u - t) }')
+  else
+    sleep 1.5 # let the relay accept and set up the last connections (and connect their backends)
+  fi
   after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   local backends; backends=$(ss -Htn state established "dport = :$B1 or dport = :$B2" | wc -l)
+  for ((i = 0; i < 80 && expect > 0; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.05; done
   stop_extras; stop_relay; stop_sink
   local opened; opened=$(sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$d/idle.txt")
-  extra "idle $row$( [ "$said" -gt 0 ] && echo ", clients that sent $said line(s) each first"): $(cat "$d/idle.txt"); backend connections $backends; relay RSS before ${before} KiB, with the connections open ${after} KiB (peak ${hwm} KiB): $(awk -v a="$after" -v b="$before" -v n="${opened:-0}" 'BEGIN { if (n > 0) printf "%.2f KiB per connection opened", (a - b) / n; else printf "no connection opened" }')"
+  local who="idle $row"
+  [ "$said" -gt 0 ] && who+=", clients that sent $said line(s) each first"
+  [ "$every" -gt 0 ] && who="agents $row, clients that send $said line(s) every $every ms"
+  extra "$who: $(paste -sd' ' "$d/idle.txt"); backend connections $backends; relay RSS before ${before} KiB, with the connections open ${after} KiB (peak ${hwm} KiB): $(awk -v a="$after" -v b="$before" -v n="${opened:-0}" 'BEGIN { if (n > 0) printf "%.2f KiB per connection opened", (a - b) / n; else printf "no connection opened" }')$([ "$every" -gt 0 ] && echo "; $cpu; the sinks got $(kv "$d/sink.txt" lines) of the $(kv "$d/idle.txt" sent) lines sent")"
 }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; } # user + system, 1/100 s
 # wbc-one with issue 5's 10,000 connections, then every relay that takes one process (socat
 # forks one per client) with IDLE_PEERS connections: haproxy and nginx open a backend
 # connection per client, two descriptors each, and 10,000 of them do not fit this machine's
 # hard limit of 20,000 descriptors per process.
 if [[ " $EXTRAS " == *" idle "* ]]; then
   [ -x "$BIN/wbc-one" ] && { idle_row wbc-one "$BIN/wbc-one" 10000 || true; }
-  # Agents that reported once and went quiet: each keeps its small read buffer for its next lines.
+  # Agents that reported once and went quiet, and agents that report every second.
   [ -x "$BIN/wbc-one" ] && { idle_row wbc-one "$BIN/wbc-one" 10000 1 || true; }
+  [ -x "$BIN/wbc-one" ] && { idle_row wbc-one "$BIN/wbc-one" 10000 1 1000 || true; }
   for r in "${ROWS[@]}"; do
     name=${r%%|*}
     case $name in wbc-one | haproxy | nginx | ccr-any_of) ;; *) continue ;; esac
     selected "$name" && { idle_row "$name" "${r##*|}" "${IDLE_PEERS:-4000}" || true; }
+    selected "$name" && { idle_row "$name" "${r##*|}" "${IDLE_PEERS:-4000}" 1 1000 || true; }
   done
 fi
 if [[ " $EXTRAS " == *" build "* ]]; then

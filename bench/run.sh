@@ -21,8 +21,8 @@
 # that only the last lines it read, not yet acknowledged and so sent again, arrived twice)
 # and wbc-rr-funnel-down (nothing listens on its port from the start).
 # Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that
-# only copies, as the machine's floor), RSS with 10,000 idle client connections, and the
-# time of a warm `wbc build` of a changed routing file.
+# only copies, as the machine's floor), RSS with 10,000 idle client connections (and with
+# 10,000 agents that send a line every second: CPU too), and the time of a warm `wbc build`.
 #
 # Env knobs:
 #   N=5000000      64-byte lines; the 1 KiB data set has N1K=N/5 lines (1,000,000)
