@@ -8,7 +8,7 @@
 //! # Batches, and why vectors are swapped instead of moved
 //!
 //! Events travel in a [`Batch`] (complete lines in a few shared buffers, see
-//! [`batch`]): one lock and one wake-up per batch, never per event. The API
+//! `queue/batch.rs`): one lock and one wake-up per batch, never per event. The API
 //! takes `&mut Batch`:
 //!
 //! * a successful send *moves the events out* of the caller's vector and
