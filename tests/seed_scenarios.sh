@@ -89,10 +89,13 @@ sink() {
 }
 
 # build EXAMPLE OUT OLD=NEW...: the example with its ports rewritten, built.
+# Two passes through a marker, so that a new port equal to another old one
+# (20000=20001 20001=24959) is not rewritten again.
 build() {
     local example=$1 out=$2; shift 2
     local sed_args=()
-    for pair in "$@"; do sed_args+=(-e "s/port: ${pair%%=*})/port: ${pair#*=})/"); done
+    for pair in "$@"; do sed_args+=(-e "s/port: ${pair%%=*})/port: @${pair%%=*}@)/"); done
+    for pair in "$@"; do sed_args+=(-e "s/port: @${pair%%=*}@)/port: ${pair#*=})/"); done
     sed "${sed_args[@]}" "examples/$example" > "$WORK/$out.wb"
     step "wbc build $out.wb -o $out   # examples/$example, ports $*"
     if ! timeout 1200 "$WBC" build "$WORK/$out.wb" -o "$WORK/$out" 2> "$WORK/$out.build.log"; then
