@@ -176,6 +176,36 @@ async fn a_drained_socket_is_read_again_only_when_more_arrives() {
     assert_eq!(&a.buf[..], b"first\nsecond\n");
 }
 
+/// A client that sends its last line and closes at once: the read that
+/// empties the socket clears its readiness, but not the end of stream,
+/// which tokio keeps, so the next read sees the end instead of waiting.
+#[tokio::test]
+async fn a_client_that_closes_after_its_last_line_is_seen_to_end() {
+    let mut a = accepted().await;
+    a.peer_end.write_all(b"last\n").expect("writes");
+    a.peer_end
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-closes");
+    // Let the line and the end of stream both arrive before the first read.
+    std::thread::sleep(Duration::from_millis(50));
+    let mut reads = Vec::new();
+    for _ in 0..100 {
+        let read = tokio::time::timeout(LIMIT, a.read())
+            .await
+            .expect("no read waits for data that will not come");
+        let ended = matches!(read, Read::Ended);
+        reads.push(read);
+        if ended {
+            break;
+        }
+    }
+    assert!(
+        matches!(reads.last(), Some(Read::Ended)),
+        "the end of stream is seen"
+    );
+    assert_eq!(&a.buf[..], b"last\n");
+}
+
 /// The room left at the end of a large read buffer is released when the
 /// client falls quiet: kept, it would keep the whole buffer alive after
 /// every event cut from it is written.
