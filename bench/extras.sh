@@ -1,7 +1,8 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
-# load, RSS with 10,000 idle connections (and with IDLE_PEERS=4000 beside the peers), RSS and
-# CPU with 10,000 agents that send a line every second, warm `wbc build`. Sourced by run.sh after the throughput table, whose results (RES, LINES) give
-# the latency rates; not run on its own.
+# load, RSS with 10,000 idle connections and with 10,000 agents that send a line every second
+# (their CPU too; both also with IDLE_PEERS=4000 beside the peers), warm `wbc build`. Sourced
+# by run.sh after the throughput table, whose results (RES, LINES) give the latency rates;
+# not run on its own.
 # shellcheck shell=bash
 
 : > "$EXTRA"
@@ -116,15 +117,16 @@ idle_row() { # row cmd count [lines each client sends first] [every-ms: send the
   EXTRA_PIDS=($!)
   for ((i = 0; i < 600; i++)); do grep -q opened= "$d/idle.txt" 2>/dev/null && break; sleep 0.1; done
   local cpu0 t0 cpu; cpu0=$(ticks "$pid"); t0=$(date +%s.%N)
-  if [ "$every" -gt 0 ]; then # agents: CPU and RSS over their rounds, then what the sinks got
+  # Idle: let the relay accept and set up the last connections (and connect their backends).
+  # Agents: sample during their last rounds, with every connection still open.
+  if [ "$every" -gt 0 ]; then sleep $((hold / 1000 - 1)); else sleep 1.5; fi
+  after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+  local backends; backends=$(ss -Htn state established "dport = :$B1 or dport = :$B2" | wc -l)
+  if [ "$every" -gt 0 ]; then # the relay's CPU over all their rounds, then what the sinks got
     wait "${EXTRA_PIDS[0]}" 2>/dev/null || true; EXTRA_PIDS=()
     cpu=$(awk -v a="$cpu0" -v b="$(ticks "$pid")" -v t="$t0" -v u="$(date +%s.%N)" \
       'BEGIN { s = (b - a) / 100; printf "%.3f s of CPU per second", s / (u - t) }')
-  else
-    sleep 1.5 # let the relay accept and set up the last connections (and connect their backends)
   fi
-  after=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-  local backends; backends=$(ss -Htn state established "dport = :$B1 or dport = :$B2" | wc -l)
   for ((i = 0; i < 80 && expect > 0; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.05; done
   stop_extras; stop_relay; stop_sink
   local opened; opened=$(sed -n 's/.*opened=\([0-9]*\).*/\1/p' "$d/idle.txt")

@@ -158,6 +158,13 @@ fn read_once(
     })
 }
 
+/// After a read that emptied the socket: see [`SMALL_READ`].
+fn keep_small_read(buf: &mut BytesMut) {
+    if buf.len() <= SMALL_READ {
+        *buf = BytesMut::from(&buf[..]);
+    }
+}
+
 /// Clients whose handshake the kernel completes before the proxy accepts
 /// them (the kernel caps it at `net.core.somaxconn`, 4,096 by default).
 /// When every client of a relay reconnects at once (a restart, a network
@@ -331,7 +338,7 @@ impl Client {
         match read {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && drained > 0 => {
                 read_size.read(drained, false);
-                self.keep_small_read(buf);
+                keep_small_read(buf);
                 Read::Drained
             }
             // Readiness is a hint: tokio reports a freshly accepted socket
@@ -351,13 +358,6 @@ impl Client {
                 );
                 Read::Ended
             }
-        }
-    }
-
-    /// A short read: see [`SMALL_READ`].
-    fn keep_small_read(&self, buf: &mut BytesMut) {
-        if buf.len() <= SMALL_READ {
-            *buf = BytesMut::from(&buf[..]);
         }
     }
 
