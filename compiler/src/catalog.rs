@@ -19,6 +19,8 @@ pub enum ArgType {
     Bool,
     /// `250ms`, `1s`, `5m`; must be greater than zero.
     Duration,
+    /// A duration that may be zero (`0ms`: no wait at all).
+    DurationOrZero,
     /// `512B`, `64KiB`, `1MiB`; must be greater than zero.
     ByteSize,
 }
@@ -32,6 +34,7 @@ impl ArgType {
             ArgType::Str => "string",
             ArgType::Bool => "bool",
             ArgType::Duration => "duration",
+            ArgType::DurationOrZero => "duration",
             ArgType::ByteSize => "byte size",
         }
     }
@@ -189,6 +192,14 @@ pub static KINDS: &[KindSpec] = &[
                 ty: ArgType::Duration,
                 default: Some("1s"),
                 doc: "first reconnect delay; doubles up to 30s, with jitter",
+            },
+            ArgSpec {
+                name: "linger",
+                ty: ArgType::DurationOrZero,
+                default: Some("0ms"),
+                doc: "how long a write of less than 16KiB waits for more events: fewer, larger \
+                      writes to a backend fed by many quiet clients, for up to that much more \
+                      latency (plus a millisecond); `0ms` writes at once",
             },
         ],
         runtime: "TcpOut",

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use core_support::{
-    collect, emit_in_batches, eventually, lines, run_in_background, taken, Seen, LIMIT,
+    collect, emit_in_batches, eventually, lines, run_in_background, stop_and_report, taken, Seen,
+    LIMIT,
 };
 use wbc_runtime::modules::{Graphite, GraphiteConfig};
 use wbc_runtime::{Context, Counters, Proxy, ProxyOptions, Sender, SourceKind};
@@ -241,11 +242,7 @@ async fn events_flow_while_metrics_cannot_leave(down: bool) {
 
     drop(running_source);
     let stopped = std::time::Instant::now();
-    let _ = stop_tx.send(());
-    let report = tokio::time::timeout(LIMIT, running)
-        .await
-        .expect("proxy stops within its drain timeout")
-        .expect("proxy task");
+    let report = stop_and_report(stop_tx, running).await;
     let g = stats_of(&ctx, "graphite");
     eprintln!(
         "outbox {}: graphite dropped {} lines; drained {}, undelivered {}, \

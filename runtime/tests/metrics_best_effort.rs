@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use core_support::{
-    collect, emit_in_batches, eventually, lines, run_in_background, silent_backend, taken, LIMIT,
+    collect, emit_in_batches, eventually, lines, run_in_background, silent_backend,
+    stop_and_report, taken, tcp_out_config, LIMIT,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use wbc_runtime::modules::{Funnel, FunnelConfig, Graphite, GraphiteConfig, TcpOut, TcpOutConfig};
+use wbc_runtime::modules::{Funnel, FunnelConfig, Graphite, GraphiteConfig, TcpOut};
 use wbc_runtime::{Context, Counters, Proxy, ProxyOptions, Sender, SourceKind};
 
 const EVENTS: usize = 10_000;
@@ -65,16 +66,6 @@ async fn counting_sink() -> (u16, Arc<AtomicU64>) {
     (port, lines)
 }
 
-fn tcp_out(name: &'static str, port: u16) -> TcpOutConfig {
-    TcpOutConfig {
-        name,
-        port,
-        host: "127.0.0.1",
-        failed: false,
-        reconnect: Duration::from_millis(100),
-    }
-}
-
 /// Long metric paths fill the stalled carbon's buffers within a second.
 fn graphite_config() -> GraphiteConfig {
     GraphiteConfig {
@@ -99,8 +90,10 @@ async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
     assert!(grx.is_internal() && !rx.is_internal());
     let ctx = proxy.context().clone();
     let source = ctx.register_source(SourceKind::Listener);
-    proxy.spawn(TcpOut::new(tcp_out("output", sink_port), rx, None).expect("output starts"));
-    proxy.spawn(TcpOut::new(tcp_out("carbon", carbon_port), grx, None).expect("carbon starts"));
+    proxy.spawn(TcpOut::new(tcp_out_config("output", sink_port), rx, None).expect("output starts"));
+    proxy.spawn(
+        TcpOut::new(tcp_out_config("carbon", carbon_port), grx, None).expect("carbon starts"),
+    );
     proxy.spawn(Graphite::new(graphite_config(), gtx).expect("graphite starts"));
     let (stop_tx, running) = run_in_background(proxy);
 
@@ -126,11 +119,7 @@ async fn stalled_carbon_never_delays_stop_and_every_event_is_delivered() {
         .expect("the event path was blocked");
     drop(source);
     let asked = Instant::now();
-    let _ = stop_tx.send(());
-    let report = tokio::time::timeout(LIMIT, running)
-        .await
-        .expect("proxy stops")
-        .expect("proxy task");
+    let report = stop_and_report(stop_tx, running).await;
     let took = asked.elapsed();
     let g = stats_of(&ctx, "graphite");
     eprintln!(
@@ -194,11 +183,7 @@ async fn metric_lines_a_funnel_merges_into_data_are_delivered_or_counted() {
     .await;
     assert!(mixed, "no metric line came through the funnel");
     drop(source);
-    let _ = stop_tx.send(());
-    let report = tokio::time::timeout(LIMIT, running)
-        .await
-        .expect("proxy stops")
-        .expect("proxy task");
+    let report = stop_and_report(stop_tx, running).await;
     assert!(report.success(), "{report:?}");
     assert_eq!(report.undelivered, 0);
 

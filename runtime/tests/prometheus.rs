@@ -12,7 +12,9 @@ mod textformat;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use core_support::{collect, emit_in_batches, eventually, lines, run_in_background, taken, LIMIT};
+use core_support::{
+    collect, emit_in_batches, eventually, lines, run_in_background, stop_and_report, taken, LIMIT,
+};
 use wbc_runtime::modules::{Prometheus, PrometheusConfig};
 use wbc_runtime::{Proxy, ProxyOptions, SourceKind};
 
@@ -136,11 +138,7 @@ async fn serves_every_counter_in_the_text_format() {
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
 
     drop(listener);
-    let _ = stop_tx.send(());
-    let report = tokio::time::timeout(LIMIT, running)
-        .await
-        .expect("proxy stops")
-        .expect("proxy task");
+    let report = stop_and_report(stop_tx, running).await;
     assert!(report.drained);
     // Finished proxies stop serving.
     let closed = eventually(Duration::from_secs(5), || {

@@ -228,14 +228,7 @@ async fn a_backend_reset_during_the_close_is_reported_undelivered() {
     let (tx, rx) = proxy.queue("input", "outbox", "output", "inbox");
     let ctx = proxy.context().clone();
     let source = ctx.register_source(SourceKind::Listener);
-    let config = TcpOutConfig {
-        name: "output",
-        port,
-        host: "127.0.0.1",
-        failed: false,
-        reconnect: Duration::from_millis(100),
-    };
-    proxy.spawn(TcpOut::new(config, rx, None).expect("output starts"));
+    proxy.spawn(TcpOut::new(tcp_out_config("output", port), rx, None).expect("output starts"));
     let (stop_tx, running) = run_in_background(proxy);
 
     emit_in_batches(

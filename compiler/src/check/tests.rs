@@ -32,7 +32,7 @@ fn a_clean_file_gives_a_graph_with_defaults_in_catalog_order() {
     let graph = graph.expect("graph");
     let out = graph.find("output").expect("output");
     let names: Vec<_> = graph.module(out).args.iter().map(|a| a.spec.name).collect();
-    assert_eq!(names, ["port", "host", "failed", "reconnect"]);
+    assert_eq!(names, ["port", "host", "failed", "reconnect", "linger"]);
     assert_eq!(
         graph.arg(out, "host"),
         Some(&Value::Str("127.0.0.1".into()))

@@ -55,6 +55,10 @@ pub(crate) fn check_value(
             Ok(ms) if ms > 0 => Ok(Value::Duration(Duration::from_millis(ms))),
             _ => Err(out_of_range("a duration must be greater than zero".into())),
         },
+        (ArgType::DurationOrZero, LiteralKind::Duration(ms)) => match u64::try_from(*ms) {
+            Ok(ms) => Ok(Value::Duration(Duration::from_millis(ms))),
+            Err(_) => Err(out_of_range("must not be negative".into())),
+        },
         (ArgType::ByteSize, LiteralKind::ByteSize(b)) => match u64::try_from(*b) {
             Ok(b) if b > 0 => Ok(Value::ByteSize(b)),
             _ => Err(out_of_range("a byte size must be greater than zero".into())),
@@ -90,7 +94,7 @@ fn hint(ty: ArgType, found: &LiteralKind) -> Option<String> {
             Some(format!("remove the quotes: `{s}`"))
         }
         (ArgType::Str, LiteralKind::Int(n)) => Some(format!("quote it: `\"{n}\"`")),
-        (ArgType::Duration, LiteralKind::Int(n)) => {
+        (ArgType::Duration | ArgType::DurationOrZero, LiteralKind::Int(n)) => {
             Some(format!("add a unit: `{n}ms`, `{n}s` or `{n}m`"))
         }
         (ArgType::ByteSize, LiteralKind::Int(n)) => {
@@ -149,6 +153,7 @@ pub fn to_wb(value: &Value) -> String {
         Value::Duration(d) => {
             let ms = d.as_millis();
             match ms {
+                0 => "0ms".to_string(),
                 _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
                 _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
                 _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
@@ -228,6 +233,23 @@ mod tests {
             Some("add a unit: `5ms`, `5s` or `5m`")
         );
         assert_eq!(check(ArgType::Duration, LiteralKind::Duration(-5)).0, None);
+        // Zero is a value only where it means "no wait" (tcp.out's linger);
+        // a reconnect delay or a metrics interval of zero would spin.
+        assert_eq!(check(ArgType::Duration, LiteralKind::Duration(0)).0, None);
+        assert_eq!(
+            check(ArgType::DurationOrZero, LiteralKind::Duration(0)),
+            (Some(Value::Duration(Duration::ZERO)), vec![])
+        );
+        assert_eq!(
+            check(ArgType::DurationOrZero, LiteralKind::Duration(-1)).0,
+            None
+        );
+        let (_, diags) = check(ArgType::DurationOrZero, LiteralKind::Int(0));
+        assert_eq!(
+            diags[0].help.as_deref(),
+            Some("add a unit: `0ms`, `0s` or `0m`")
+        );
+        assert_eq!(to_wb(&Value::Duration(Duration::ZERO)), "0ms");
         assert_eq!(check(ArgType::Str, LiteralKind::Str(String::new())).0, None);
         assert_eq!(to_wb(&Value::Str("a\"b\\".into())), r#""a\"b\\""#);
         assert_eq!(to_wb(&Value::Duration(Duration::from_millis(250))), "250ms");

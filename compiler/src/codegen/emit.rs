@@ -81,7 +81,10 @@ fn imports(graph: &Graph, plan: &Plan) -> Result<TokenStream, CodegenError> {
         if !names.contains(&module.kind.runtime) {
             names.push(module.kind.runtime);
         }
-        duration |= module.args.iter().any(|a| a.spec.ty == ArgType::Duration);
+        duration |= module
+            .args
+            .iter()
+            .any(|a| matches!(a.spec.ty, ArgType::Duration | ArgType::DurationOrZero));
     }
     let mut types = Vec::new();
     for name in names {
@@ -181,7 +184,7 @@ fn value(module: &Module, arg: &ArgValue) -> Result<TokenStream, CodegenError> {
             quote! { #s }
         }
         (ArgType::Bool, Value::Bool(b)) => quote! { #b },
-        (ArgType::Duration, Value::Duration(d)) => {
+        (ArgType::Duration | ArgType::DurationOrZero, Value::Duration(d)) => {
             if d.subsec_nanos() % 1_000_000 == 0 {
                 let ms = u64::try_from(d.as_millis()).map_err(|_| bad())?;
                 let ms = Literal::u64_unsuffixed(ms);

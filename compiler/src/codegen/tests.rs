@@ -57,6 +57,7 @@ fn tcp_out(name: &str, port: u64, host: &str) -> Module {
             Value::Str(host.into()),
             Value::Bool(false),
             Value::Duration(Duration::from_secs(1)),
+            Value::Duration(Duration::ZERO),
         ],
     )
 }

@@ -32,4 +32,4 @@ pub use roundrobin::{RoundRobin, RoundRobinConfig};
 pub use stdin::{Stdin, StdinConfig};
 pub use stdout::{Stdout, StdoutConfig};
 pub use tcp_in::{LineFramer, TcpIn, TcpInConfig};
-pub use tcp_out::{TcpOut, TcpOutConfig};
+pub use tcp_out::{TcpOut, TcpOutConfig, LINGER_BYTES};

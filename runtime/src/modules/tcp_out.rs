@@ -36,6 +36,15 @@
 //! `connected` (0/1) and `reconnects` (successful connections after the
 //! first) for metrics.
 //!
+//! With `linger` (off by default), a write of less than [`LINGER_BYTES`]
+//! first waits that long for more events. A backend fed by many clients that
+//! each send a line now and then then gets one write per `linger`, not one
+//! per line, and each write it is spared is a wake-up: with 4,000 such
+//! clients the benchmark's backend used 2.8 times less CPU with `linger:
+//! 1ms`, the relay 18 % less (PERFORMANCE.md). The price is latency: up to
+//! `linger` plus the timer's millisecond per line. A stopping proxy does not
+//! linger.
+//!
 //! The host is resolved at start (a name that does not resolve is a start-up
 //! error) and again before every connection attempt, so a backend that moved
 //! (a DNS failover, a rescheduled container) is found at the next reconnect;
@@ -45,11 +54,13 @@
 mod backoff;
 mod conn;
 mod cursor;
+mod resolve;
 mod unacked;
 
 pub use backoff::Backoff;
 pub use conn::Down;
 pub use cursor::WriteCursor;
+use resolve::{describe_target, resolve_and_connect};
 pub use unacked::Unacked;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -75,6 +86,10 @@ pub const SEND_BUFFER: u32 = 256 * 1024;
 /// [`SEND_BUFFER`]), which a write can fill at once.
 const TAKE_BYTES: usize = 2 * SEND_BUFFER as usize;
 
+/// With `linger`, a batch of fewer bytes than this waits for more events
+/// before it is written; a larger one is worth its write already.
+pub const LINGER_BYTES: usize = 16 * 1024;
+
 pub struct TcpOutConfig {
     pub name: &'static str,
     pub port: u16,
@@ -84,6 +99,9 @@ pub struct TcpOutConfig {
     pub failed: bool,
     /// First reconnect delay; doubles up to 30 s.
     pub reconnect: Duration,
+    /// How long a batch of less than [`LINGER_BYTES`] waits for more events
+    /// before it is written; zero writes at once.
+    pub linger: Duration,
 }
 
 pub struct TcpOut {
@@ -229,6 +247,7 @@ impl TcpOut {
                     } else {
                         // What piled up meanwhile goes out in the same writev.
                         self.inbox.take_queued(held, TAKE_BYTES);
+                        self.linger(ctx, held).await;
                     },
                     ready = stream.readable() => {
                         ready.map_err(Down::Io)?;
@@ -262,6 +281,20 @@ impl TcpOut {
                 }
             }
         }
+    }
+
+    /// With `linger`, lets a small batch wait for more events (see the
+    /// module docs); the wait ends early when the proxy stops.
+    async fn linger(&mut self, ctx: &Context, held: &mut Batch) {
+        if self.config.linger.is_zero() || held.byte_len() >= LINGER_BYTES {
+            return;
+        }
+        tokio::select! {
+            biased;
+            _ = ctx.stopping() => {}
+            _ = tokio::time::sleep(self.config.linger) => {}
+        }
+        self.inbox.take_queued(held, TAKE_BYTES);
     }
 
     /// Down: waits out `delay`, then tries to connect, repeating with
@@ -408,42 +441,6 @@ enum HandOff {
     NoTaker,
 }
 
-/// One connection attempt: the host's current addresses, each in turn;
-/// `known` (the address that worked last) when the name does not resolve
-/// now, so a resolver outage does not cut off a backend that is up. A
-/// failure comes with the addresses tried, for the warning.
-async fn resolve_and_connect(
-    host: &'static str,
-    port: u16,
-    known: SocketAddr,
-) -> Result<(TcpStream, SocketAddr), (std::io::Error, Vec<SocketAddr>)> {
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(found) => found.collect(),
-        Err(e) => {
-            tracing::debug!("{KIND}: cannot resolve {host}:{port} now ({e}); trying {known}");
-            Vec::new()
-        }
-    };
-    let addrs = if addrs.is_empty() { vec![known] } else { addrs };
-    conn::connect_any(&addrs, Some(SEND_BUFFER))
-        .await
-        .map_err(|e| (e, addrs))
-}
-
-/// The backend as the routing file names it, and, when that is a name,
-/// the addresses it resolved to this time: `localhost:9000 (tried
-/// [::1]:9000, 127.0.0.1:9000)`, or `127.0.0.1:9000`.
-fn describe_target(host: &str, port: u16, tried: &[SocketAddr]) -> String {
-    let literal = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>();
-    match literal {
-        Ok(ip) => SocketAddr::new(ip, port).to_string(),
-        Err(_) => {
-            let tried: Vec<String> = tried.iter().map(SocketAddr::to_string).collect();
-            format!("{host}:{port} (tried {})", tried.join(", "))
-        }
-    }
-}
-
 fn backoff_seed(name: &str, address: SocketAddr) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -454,26 +451,4 @@ fn backoff_seed(name: &str, address: SocketAddr) -> u64 {
         .fold(nanos, |h, b| {
             h.rotate_left(5) ^ u64::from(b).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_target;
-
-    #[test]
-    fn a_named_backend_is_described_with_the_addresses_tried() {
-        let tried = [
-            "[::1]:9000".parse().unwrap(),
-            "127.0.0.1:9000".parse().unwrap(),
-        ];
-        assert_eq!(
-            describe_target("localhost", 9000, &tried),
-            "localhost:9000 (tried [::1]:9000, 127.0.0.1:9000)"
-        );
-        assert_eq!(
-            describe_target("127.0.0.1", 9000, &tried[1..]),
-            "127.0.0.1:9000"
-        );
-        assert_eq!(describe_target("::1", 9000, &tried[..1]), "[::1]:9000");
-    }
 }

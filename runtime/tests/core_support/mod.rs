@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
+use wbc_runtime::modules::TcpOutConfig;
 use wbc_runtime::{
     Batch, Proxy, ProxyOptions, Receiver, Report, SendError, Sender, SourceKind, TryRecv,
 };
@@ -106,6 +107,32 @@ pub fn run_in_background(
         let _ = stop_rx.await;
     }));
     (stop_tx, running)
+}
+
+/// Stops a proxy started with [`run_in_background`] (it drains) and
+/// returns its report; panics if that takes longer than [`LIMIT`].
+pub async fn stop_and_report(
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    running: JoinHandle<Report>,
+) -> Report {
+    let _ = stop_tx.send(());
+    tokio::time::timeout(LIMIT, running)
+        .await
+        .expect("proxy stops")
+        .expect("proxy task")
+}
+
+/// A tcp.out to `port` on 127.0.0.1 that retries every 100 ms and writes
+/// at once.
+pub fn tcp_out_config(name: &'static str, port: u16) -> TcpOutConfig {
+    TcpOutConfig {
+        name,
+        port,
+        host: "127.0.0.1",
+        failed: false,
+        reconnect: Duration::from_millis(100),
+        linger: Duration::ZERO,
+    }
 }
 
 /// Stands in for a tcp.out that is down for good: locks its inbox and moves
