@@ -1,11 +1,19 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
 # load, RSS with 10,000 idle connections and with 10,000 agents that send a line every second
-# (their CPU too; both also with IDLE_PEERS=4000 beside the peers), warm `wbc build`. Sourced
+# (their CPU and the backend's too; both also with IDLE_PEERS=4000 beside the peers; agents
+# also through wbc-one with `linger: 1ms`), warm `wbc build`. Sourced
 # by run.sh after the throughput table, whose results (RES, LINES) give the latency rates;
 # not run on its own.
 # shellcheck shell=bash
 
 : > "$EXTRA"
+# wbc-one with tcp.out's `linger: 1ms` (fewer, larger writes to the backend) for the light-load
+# latency and the agents rows: what it saves the relay and the backend, what it costs in latency.
+if [[ " $EXTRAS " == *" idle "* || " $EXTRAS " == *" latency "* ]] && [ -x "$BIN/wbc-one" ]; then
+  sed 's/tcp\.out(\(.*\))/tcp.out(\1, linger: 1ms)/' "$CFG/one.wb" > "$CFG/one_linger.wb"
+  "$WBC" build "$CFG/one_linger.wb" -o "$BIN/wbc-one-linger" > "$OUT/build-wbc-one-linger.log" 2>&1 \
+    || log "wbc build of one_linger.wb failed, see $OUT/build-wbc-one-linger.log"
+fi
 extra() { echo "$*" | tee -a "$EXTRA"; }
 max_rate() { # row -> median 64-byte lines/s of that row in this run (empty if not run)
   awk -F'\t' -v r="$1" '$1 == 64 && $2 == r && $3 ~ /^r/ && $5 == "complete" { print $7 }' "$RES" | sort -g \
@@ -53,7 +61,7 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   [ -n "$rr_rate" ] && points+=("$((rr_rate / 2))|limit haproxy socat ref-rr wbc-rr wbc-one")
   [ -n "$one_rate" ] && points+=("$((one_rate / 2))|limit haproxy socat wbc-one")
   [ ${#points[@]} -gt 0 ] || points+=("${LAT_RATE:-1000000}|limit haproxy socat ref-rr wbc-rr wbc-one")
-  points+=("${LAT_LOW:-100000}|haproxy wbc-rr")
+  points+=("${LAT_LOW:-100000}|haproxy wbc-rr wbc-one wbc-one-linger")
   for point in "${points[@]}"; do
     rate=${point%%|*}
     for ((rep = 1; rep <= LAT_REPS; rep++)); do
@@ -116,7 +124,7 @@ idle_row() { # row cmd count [lines each client sends first] [every-ms: send the
   timeout 90 "$TARGET/idle" --to $L --count "$count" --hold-ms $hold --lines "$said" --every-ms "$every" > "$d/idle.txt" 2>&1 &
   EXTRA_PIDS=($!)
   for ((i = 0; i < 600; i++)); do grep -q opened= "$d/idle.txt" 2>/dev/null && break; sleep 0.1; done
-  local cpu0 t0 cpu; cpu0=$(ticks "$pid"); t0=$(date +%s.%N)
+  local cpu0 sink0 t0 cpu; cpu0=$(ticks "$pid"); sink0=$(ticks "$SINK_PID"); t0=$(date +%s.%N)
   # Idle: let the relay accept and set up the last connections (and connect their backends).
   # Agents: sample during their last rounds, with every connection still open.
   if [ "$every" -gt 0 ]; then sleep $((hold / 1000 - 1)); else sleep 1.5; fi
@@ -124,8 +132,8 @@ idle_row() { # row cmd count [lines each client sends first] [every-ms: send the
   local backends; backends=$(ss -Htn state established "dport = :$B1 or dport = :$B2" | wc -l)
   if [ "$every" -gt 0 ]; then # the relay's CPU over all their rounds, then what the sinks got
     wait "${EXTRA_PIDS[0]}" 2>/dev/null || true; EXTRA_PIDS=()
-    cpu=$(awk -v a="$cpu0" -v b="$(ticks "$pid")" -v t="$t0" -v u="$(date +%s.%N)" \
-      'BEGIN { s = (b - a) / 100; printf "%.3f s of CPU per second", s / (u - t) }')
+    cpu=$(awk -v a="$cpu0" -v b="$(ticks "$pid")" -v c="$sink0" -v d="$(ticks "$SINK_PID")" -v t="$t0" -v u="$(date +%s.%N)" \
+      'BEGIN { printf "%.3f s of CPU per second (the backend, our sink: %.3f)", (b - a) / 100 / (u - t), (d - c) / 100 / (u - t) }')
   fi
   for ((i = 0; i < 80 && expect > 0; i++)); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.05; done
   stop_extras; stop_relay; stop_sink
@@ -151,6 +159,10 @@ if [[ " $EXTRAS " == *" idle "* ]]; then
     selected "$name" && { idle_row "$name" "${r##*|}" "${IDLE_PEERS:-4000}" || true; }
     selected "$name" && { idle_row "$name" "${r##*|}" "${IDLE_PEERS:-4000}" 1 1000 || true; }
   done
+  if [ -x "$BIN/wbc-one-linger" ] && selected wbc-one; then
+    idle_row wbc-one-linger "$BIN/wbc-one-linger" 10000 1 1000 || true
+    idle_row wbc-one-linger "$BIN/wbc-one-linger" "${IDLE_PEERS:-4000}" 1 1000 || true
+  fi
 fi
 if [[ " $EXTRAS " == *" build "* ]]; then
   times=()
