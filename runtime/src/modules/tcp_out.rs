@@ -39,11 +39,11 @@
 //! With `linger` (off by default), a write of less than [`LINGER_BYTES`]
 //! first waits that long for more events. A backend fed by many clients that
 //! each send a line now and then then gets one write per `linger`, not one
-//! per line, and each write it is spared is a wake-up: with 4,000 such
-//! clients the benchmark's backend used 2.8 times less CPU with `linger:
-//! 1ms`, the relay 18 % less (PERFORMANCE.md). The price is latency: up to
-//! `linger` plus the timer's millisecond per line. A stopping proxy does not
-//! linger.
+//! per line, and each write it is spared is a wake-up: with 4,000 to 10,000
+//! such clients the benchmark's backend used 3 to 6 times less CPU with
+//! `linger: 1ms`, the relay about a fifth less (PERFORMANCE.md, change 28).
+//! The price is latency: up to `linger` plus the timer's millisecond per
+//! line. A stopping proxy does not linger.
 //!
 //! The host is resolved at start (a name that does not resolve is a start-up
 //! error) and again before every connection attempt, so a backend that moved
