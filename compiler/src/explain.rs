@@ -100,7 +100,7 @@ pub static EXPLANATIONS: &[Explanation] = &[
         code: Code::E0006,
         text: "An argument value has the wrong type or is out of range. Ports are integers from \
                1 to 65535; durations need a unit (`250ms`, `1s`, `5m`) and must be greater than \
-               zero; byte sizes need a unit (`512B`, `64KiB`, `1MiB`); strings are quoted; \
+               zero (but for `tcp.out`'s `linger`, where `0ms` means no wait); byte sizes need a unit (`512B`, `64KiB`, `1MiB`); strings are quoted; \
                booleans are `true` or `false`.",
         wrong: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000, reconnect: 500)\ninput -> output\n",
         fixed: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000, reconnect: 500ms)\ninput -> output\n",
