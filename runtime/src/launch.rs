@@ -50,7 +50,7 @@ where
     };
     init_tracing(&flags.log_level);
     crate::allocator::tune();
-    let runtime = match build_runtime(flags.threads) {
+    let runtime = match build_runtime(flags.threads, flags.coalesce) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!(
@@ -100,17 +100,21 @@ where
 /// while on several the modules of one flow run on different cores and
 /// every batch bounces cache lines between them. Measured on 2 cores with
 /// sender and sink on the same machine: see bench/HISTORY.md (changes 1-7).
-fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
+///
+/// With `--coalesce`, each thread waits before parking after a light
+/// wake-up: see [`crate::coalesce`].
+fn build_runtime(threads: usize, coalesce: Duration) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    if !coalesce.is_zero() {
+        builder.on_thread_park(crate::coalesce::park_hook(coalesce));
     }
+    builder.enable_all().build()
 }
 
 /// SIGINT/SIGTERM as two futures: the first signal, and the one after it.
@@ -163,6 +167,9 @@ struct Flags {
     log_level: String,
     /// Worker threads; 1 runs every module on one thread (the default).
     threads: usize,
+    /// How long a thread waits before parking after a light wake-up; zero
+    /// (the default) parks at once.
+    coalesce: Duration,
     options: ProxyOptions,
 }
 
@@ -170,6 +177,7 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
     let mut flags = Flags {
         log_level: "info".to_string(),
         threads: DEFAULT_THREADS,
+        coalesce: Duration::ZERO,
         options: ProxyOptions::default(),
     };
     let mut args = args.into_iter();
@@ -235,6 +243,12 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
                     }
                 };
             }
+            "--coalesce" => {
+                let v = value("--coalesce")?;
+                flags.coalesce = parse_duration(&v).ok_or_else(|| {
+                    format!("`--coalesce` needs a duration such as `1ms` or `500us`, not `{v}`")
+                })?;
+            }
             "--drain-timeout" => {
                 let v = value("--drain-timeout")?;
                 flags.options.drain_timeout = parse_duration(&v).ok_or_else(|| {
@@ -262,11 +276,12 @@ fn parse_size(text: &str) -> Option<usize> {
     usize::try_from(n).ok()?.checked_mul(scale)
 }
 
-/// `500ms`, `10s`, `2m`, or a plain number of seconds.
+/// `500us`, `500ms`, `10s`, `2m`, or a plain number of seconds.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let (n, unit) = number_and_unit(text)?;
     match unit {
         "" | "s" => Some(Duration::from_secs(n)),
+        "us" => Some(Duration::from_micros(n)),
         "ms" => Some(Duration::from_millis(n)),
         "m" => n.checked_mul(60).map(Duration::from_secs),
         _ => None,
@@ -301,6 +316,9 @@ fn help(info: &ProxyInfo) -> String {
          \x20 --queue-bytes SIZE      bytes each queue holds before it pushes back, e.g. 4MiB (default 1MiB)\n\
          \x20 --threads N             worker threads; 1 (default) runs every module on one thread\n\
          \x20 --drain-timeout TIME    longest drain after SIGINT/SIGTERM, e.g. 10s, 500ms (default 10s)\n\
+         \x20 --coalesce TIME         after a wake-up that read under 16KiB, wait TIME before the next,\n\
+         \x20                         so one wake-up reads many clients: less CPU with thousands of\n\
+         \x20                         agents, up to TIME more latency, e.g. 1ms (default 0ms: off)\n\
          \x20 -V, --version           print the routing file and its sha256\n\
          \x20 -h, --help              print this help\n\n\
          SIGINT or SIGTERM stops reading input, delivers what was read, and exits 0;\n\
@@ -342,6 +360,8 @@ mod tests {
             "--log-level",
             "warn",
             "--threads=2",
+            "--coalesce",
+            "500us",
         ]) else {
             panic!("flags did not parse");
         };
@@ -349,6 +369,10 @@ mod tests {
         assert_eq!(f.options.drain_timeout, Duration::from_millis(500));
         assert_eq!(f.log_level, "warn");
         assert_eq!(f.threads, 2);
+        assert_eq!(f.coalesce, Duration::from_micros(500));
+        assert!(parse(&["--coalesce", "1"])
+            .is_ok_and(|c| matches!(c, Command::Run(f) if f.coalesce == Duration::from_secs(1))));
+        assert!(parse(&["--coalesce", "soon"]).is_err());
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(matches!(parse(&["--version"]), Ok(Command::Version)));
         assert_eq!(

@@ -10,6 +10,7 @@
 //! proxy stops without losing any), then [`modules`].
 
 mod allocator;
+mod coalesce;
 pub mod context;
 mod launch;
 pub mod metrics;

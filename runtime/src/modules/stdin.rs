@@ -64,7 +64,10 @@ impl Module for Stdin {
                 _ = self.token.stopping() => break,
             };
             let eof = match read {
-                Ok(n) => n == 0,
+                Ok(n) => {
+                    crate::coalesce::note_bytes(n);
+                    n == 0
+                }
                 Err(e) => {
                     tracing::error!(
                         "module `{}` (stdin) cannot read standard input: {}",

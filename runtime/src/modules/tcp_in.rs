@@ -148,7 +148,9 @@ fn read_once(
 ) -> std::io::Result<usize> {
     let free = buf.capacity() - buf.len();
     stream.try_io(tokio::io::Interest::READABLE, || {
-        match stream.try_read_buf(buf)? {
+        let n = stream.try_read_buf(buf)?;
+        crate::coalesce::note_bytes(n);
+        match n {
             n if n > 0 && n < free => {
                 *drained = n;
                 Err(std::io::ErrorKind::WouldBlock.into())

@@ -22,9 +22,9 @@
 //! | 6 graphite counters | `metrics_graphite_counts_scenario_1` |
 //! | 7 SIGTERM mid-transfer | `shutdown_sigterm_mid_transfer_delivers_everything_read` |
 //!
-//! Beyond them: concurrent and idle clients, a burst of connections, retry
-//! without a `failed` queue, the residue of a reset backend, start-up
-//! errors, SIGTERM with the backend down.
+//! Beyond them: concurrent and idle clients, a burst of connections, the
+//! `--coalesce` flag, retry without a `failed` queue, the residue of a reset
+//! backend, start-up errors, SIGTERM with the backend down.
 //!
 //! `cargo test -p wbc-runtime --test scenarios -- failover` runs the
 //! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs. Cases
@@ -34,6 +34,7 @@
 mod backpressure;
 mod bench;
 mod clients;
+mod coalesce;
 #[path = "../../../tests/support/common.rs"]
 mod common;
 mod failover;
@@ -72,6 +73,7 @@ const CASES: &[Case] = cases![
     clients::concurrent_clients_each_in_order,
     clients::idle_clients_cost_little,
     clients::connection_burst_waits_in_the_accept_queue,
+    coalesce::coalesce_holds_a_line_that_follows_another_but_not_one_after_a_quiet_spell,
     forwarding::metrics_graphite_counts_scenario_1,
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,
     shutdown::shutdown_with_backend_down_reports_undelivered,

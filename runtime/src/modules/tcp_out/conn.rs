@@ -166,7 +166,10 @@ async fn write_until_done(
         let n = cursor.slices(batch, &mut iov);
         match stream.try_write_vectored(&iov[..n]) {
             Ok(0) => return Err(Down::Io(io::ErrorKind::WriteZero.into())),
-            Ok(written) => cursor.advance(batch, written),
+            Ok(written) => {
+                crate::coalesce::note_bytes(written);
+                cursor.advance(batch, written)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Wake up for either: room to write, or news from the peer
                 // (checked at the top of the loop).
