@@ -1,7 +1,7 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
 # load, RSS with 10,000 idle connections and with 10,000 agents that send a line every second
 # (their CPU and the backend's too; both also with IDLE_PEERS=4000 beside the peers; agents
-# also through wbc-one with `linger: 1ms`), warm `wbc build`. Sourced
+# also through wbc-one with `linger: 1ms` and with `--coalesce 1ms`), warm `wbc build`. Sourced
 # by run.sh after the throughput table, whose results (RES, LINES) give the latency rates;
 # not run on its own.
 # shellcheck shell=bash
@@ -59,9 +59,9 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   rr_rate=$(max_rate wbc-rr); one_rate=$(max_rate wbc-one)
   points=() # "rate|row row ..." - half of wbc-rr's and of wbc-one's measured maximum, then a light load
   [ -n "$rr_rate" ] && points+=("$((rr_rate / 2))|limit haproxy socat ref-rr wbc-rr wbc-one")
-  [ -n "$one_rate" ] && points+=("$((one_rate / 2))|limit haproxy socat wbc-one")
+  [ -n "$one_rate" ] && points+=("$((one_rate / 2))|limit haproxy socat wbc-one wbc-one-coalesce")
   [ ${#points[@]} -gt 0 ] || points+=("${LAT_RATE:-1000000}|limit haproxy socat ref-rr wbc-rr wbc-one")
-  points+=("${LAT_LOW:-100000}|haproxy wbc-rr wbc-one wbc-one-linger")
+  points+=("${LAT_LOW:-100000}|haproxy wbc-rr wbc-one wbc-one-linger wbc-one-coalesce")
   for point in "${points[@]}"; do
     rate=${point%%|*}
     for ((rep = 1; rep <= LAT_REPS; rep++)); do
@@ -73,6 +73,7 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
           # machine leaves a relay doing no work of its own, at the same offered rate.
           socat) cmd="socat -b 262144 TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1" ;;
           ref-rr) cmd="$TARGET/minrelay $L $B1 $B2" ;;
+          wbc-one-coalesce) [ -x "$BIN/wbc-one" ] || continue; cmd="$BIN/wbc-one --coalesce 1ms" ;;
           *) [ -x "$BIN/$row" ] || continue; cmd=$BIN/$row ;;
         esac
         latency_row "$row" "$cmd" "$rate" "$rep" || true
@@ -162,6 +163,10 @@ if [[ " $EXTRAS " == *" idle "* ]]; then
   if [ -x "$BIN/wbc-one-linger" ] && selected wbc-one; then
     idle_row wbc-one-linger "$BIN/wbc-one-linger" 10000 1 1000 || true
     idle_row wbc-one-linger "$BIN/wbc-one-linger" "${IDLE_PEERS:-4000}" 1 1000 || true
+  fi
+  if [ -x "$BIN/wbc-one" ] && selected wbc-one; then
+    idle_row wbc-one-coalesce "$BIN/wbc-one --coalesce 1ms" 10000 1 1000 || true
+    idle_row wbc-one-coalesce "$BIN/wbc-one --coalesce 1ms" "${IDLE_PEERS:-4000}" 1 1000 || true
   fi
 fi
 if [[ " $EXTRAS " == *" build "* ]]; then

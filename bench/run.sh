@@ -8,7 +8,8 @@
 # the sink (limit), haproxy (mode tcp, balance roundrobin), nginx stream, socat (one hop),
 # carbon-c-relay (forward and any_of, -q 1000000), the reference line relay of issue 5
 # (ref-rr: bench/src/bin/minrelay.rs, no queues, counters or failover) and four proxies built with `wbc build`
-# from bench/routes/*.wb, and prints ONE table per line size: median wall time from the
+# from bench/routes/*.wb (wbc-one once more with --coalesce 1ms, which must not slow a heavy
+# flow), and prints ONE table per line size: median wall time from the
 # first byte sent to the last line received, MiB/s, lines/s, ratios against limit, haproxy
 # and carbon-c-relay, the relay's CPU seconds and peak RSS, lines per sink, and a
 # correctness column from a separate verify run (sha256 of what arrived, sorted for split
@@ -94,7 +95,7 @@ declare -A ROUTE=([wbc-one]=one [wbc-rr]=rr [wbc-rr-funnel]=rr_funnel [wbc-fanou
 # (the -t2 rows of a many-client run and the failover rows use the same binaries)
 WBC_ROWS=""
 for row in wbc-one wbc-rr wbc-rr-funnel wbc-fanout; do
-  for variant in "" -t2 -leave -abort -down; do selected "$row$variant" && { WBC_ROWS="$WBC_ROWS $row"; break; }; done
+  for variant in "" -t2 -leave -abort -down -coalesce; do selected "$row$variant" && { WBC_ROWS="$WBC_ROWS $row"; break; }; done
 done
 pkgs="-p wbc-bench"; [ -n "$WBC_ROWS$EXTRAS" ] && pkgs="$pkgs -p wbc"
 log "cargo build --release $pkgs"
@@ -174,6 +175,8 @@ ROWS=(
   "wbc-rr|split|$BIN/wbc-rr"
   "wbc-rr-funnel|split|$BIN/wbc-rr-funnel"
   "wbc-fanout|fanout|$BIN/wbc-fanout"
+  # --coalesce 1ms must not slow a heavy flow (it only waits while traffic is light).
+  "wbc-one-coalesce|one|$BIN/wbc-one --coalesce 1ms"
 )
 # The funnel's failover path (one client): the second backend leaves (half-closes) or dies
 # (resets, its unread data lost) after an eighth of the lines (a quarter of its share), or
@@ -449,7 +452,7 @@ target() { # description size row reference factor: lines/s(row) >= factor x lin
     target "wbc-one vs haproxy, 1 KiB (MiB/s)" 1024 wbc-one haproxy 1.2
     # Not a target: how the reference relay the targets were set from (0.60 x limit and
     # 1.22 x haproxy where issue 5 measured it) compares in this run.
-    for row in ref-rr wbc-rr; do
+    for row in ref-rr wbc-rr wbc-one-coalesce; do
       for ref in limit haproxy; do
         w=$(median_wall 64 "$row"); r=$(median_wall 64 "$ref")
         [ -n "$w" ] && [ -n "$r" ] && awk -v w="$w" -v r="$r" -v d="$row vs $ref, 64 B" 'BEGIN { printf "  info  %s: %.2f x\n", d, r / w }'

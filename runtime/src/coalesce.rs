@@ -14,7 +14,8 @@
 //! moderates its interrupts does.
 //!
 //! Traffic is light while the thread has read and written fewer than
-//! [`LIGHT_BYTES`] per `TIME` (this window and the one before). Under heavy
+//! [`LIGHT_BYTES`] in the current window of `TIME` and the one before it
+//! together (so, steadily, under half of that per `TIME`). Under heavy
 //! load the thread never waits: a busy client's socket would fill while it
 //! slept (and a backend's drain), and slow the flow down. The rate is taken
 //! over windows, not wake-ups, because a thread at full speed also has many
@@ -32,9 +33,11 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// Fewer bytes read and written than this per `--coalesce` time is light
-/// traffic. Per millisecond, 16 MiB/s: 125,000 lines of 64 bytes a second
-/// in and out. Above it, a wake-up rarely holds a single line anyway.
+/// Fewer bytes read and written than this in two windows of the
+/// `--coalesce` time is light traffic. With `1ms`, a steady flow is light
+/// below about 64,000 lines of 64 bytes a second (each read and written):
+/// 10,000 agents that report every second are, one client at full speed
+/// (a megabyte a millisecond) is far from it.
 pub const LIGHT_BYTES: usize = 16 * 1024;
 
 thread_local! {

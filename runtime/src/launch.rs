@@ -101,8 +101,8 @@ where
 /// every batch bounces cache lines between them. Measured on 2 cores with
 /// sender and sink on the same machine: see bench/HISTORY.md (changes 1-7).
 ///
-/// With `--coalesce`, each thread waits before parking after a light
-/// wake-up: see [`crate::coalesce`].
+/// With `--coalesce`, each thread waits before parking while traffic is
+/// light: see [`crate::coalesce`].
 fn build_runtime(threads: usize, coalesce: Duration) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -167,7 +167,7 @@ struct Flags {
     log_level: String,
     /// Worker threads; 1 runs every module on one thread (the default).
     threads: usize,
-    /// How long a thread waits before parking after a light wake-up; zero
+    /// How long a thread waits before parking while traffic is light; zero
     /// (the default) parks at once.
     coalesce: Duration,
     options: ProxyOptions,
@@ -316,9 +316,9 @@ fn help(info: &ProxyInfo) -> String {
          \x20 --queue-bytes SIZE      bytes each queue holds before it pushes back, e.g. 4MiB (default 1MiB)\n\
          \x20 --threads N             worker threads; 1 (default) runs every module on one thread\n\
          \x20 --drain-timeout TIME    longest drain after SIGINT/SIGTERM, e.g. 10s, 500ms (default 10s)\n\
-         \x20 --coalesce TIME         after a wake-up that read under 16KiB, wait TIME before the next,\n\
-         \x20                         so one wake-up reads many clients: less CPU with thousands of\n\
-         \x20                         agents, up to TIME more latency, e.g. 1ms (default 0ms: off)\n\
+         \x20 --coalesce TIME         while traffic is light, wait TIME after each wake-up, so the next\n\
+         \x20                         reads many clients at once: less CPU with thousands of agents,\n\
+         \x20                         up to TIME more latency, e.g. 1ms (default 0ms: off)\n\
          \x20 -V, --version           print the routing file and its sha256\n\
          \x20 -h, --help              print this help\n\n\
          SIGINT or SIGTERM stops reading input, delivers what was read, and exits 0;\n\
