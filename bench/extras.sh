@@ -62,6 +62,8 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   [ -n "$one_rate" ] && points+=("$((one_rate / 2))|limit haproxy socat wbc-one wbc-one-coalesce")
   [ ${#points[@]} -gt 0 ] || points+=("${LAT_RATE:-1000000}|limit haproxy socat ref-rr wbc-rr wbc-one")
   points+=("${LAT_LOW:-100000}|haproxy wbc-rr wbc-one wbc-one-linger wbc-one-coalesce")
+  # A trickle, where --coalesce 1ms counts traffic as light and waits: what that costs.
+  points+=("${LAT_TRICKLE:-10000}|wbc-one wbc-one-coalesce")
   for point in "${points[@]}"; do
     rate=${point%%|*}
     for ((rep = 1; rep <= LAT_REPS; rep++)); do

@@ -31,7 +31,8 @@
 #   SIZES="64 1024"   line sizes to run
 #   ONLY="row ..."    only these rows (names as in the table; `limit` is always run)
 #   EXTRAS="latency idle build"   the measurements after the table (EXTRAS="" skips them)
-#   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown)
+#   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown); LAT_LOW=100000
+#                  and LAT_TRICKLE=10000: the light loads (lines/s) after the two half loads
 #   VERIFY=1       one extra run per row that records and checks what the sinks got
 #   CLIENTS=1      the sender's connections: the data is split into CLIENTS line-aligned parts
 #                  sent at once, one connection each (many agents feeding one relay); with

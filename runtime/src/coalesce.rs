@@ -17,10 +17,12 @@
 //! [`LIGHT_BYTES`] in the current window of `TIME` and the one before it
 //! together (so, steadily, under half of that per `TIME`). Under heavy
 //! load the thread never waits: a busy client's socket would fill while it
-//! slept (and a backend's drain), and slow the flow down. The rate is taken
-//! over windows, not wake-ups, because a thread at full speed also has many
-//! wake-ups that move nothing (readiness that another read already used):
-//! measured through one client at 25 M lines/s, two of three.
+//! slept (and a backend's drain), and slow the flow down; and after heavy
+//! traffic, the thread does not wait again until `HEAVY_WINDOWS` windows
+//! have passed, so a flow that pauses is not held when it resumes. The rate
+//! is taken over windows, not wake-ups, because a thread at full speed also
+//! has many wake-ups that move nothing (readiness that another read already
+//! used): measured through one client at 25 M lines/s, two of three.
 //!
 //! The price is latency at light load: up to `TIME` more per line, and
 //! timers (tcp.out's `linger`, reconnects, metrics) fire up to `TIME` late.
@@ -65,12 +67,20 @@ pub(crate) fn park_hook(delay: Duration) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
+/// After heavy traffic, this many windows of `delay` pass before it can be
+/// light again: a heavy flow that pauses for a few milliseconds (its sender
+/// lost its core) is still heavy when it resumes, and its first small read
+/// does not put the thread to sleep.
+const HEAVY_WINDOWS: u32 = 100;
+
 /// Bytes moved in the current window of `delay` and in the one before it.
 #[derive(Clone, Copy, Debug)]
 struct Windows {
     start: Option<Instant>,
     current: usize,
     previous: usize,
+    /// Until when traffic counts as heavy, after the last heavy window.
+    heavy_until: Option<Instant>,
 }
 
 impl Windows {
@@ -78,6 +88,7 @@ impl Windows {
         start: None,
         current: 0,
         previous: 0,
+        heavy_until: None,
     };
 
     /// Adds `moved` bytes at `now`; whether traffic is light.
@@ -93,7 +104,10 @@ impl Windows {
             self.start = Some(now);
         }
         self.current = self.current.saturating_add(moved);
-        self.current.saturating_add(self.previous) < LIGHT_BYTES
+        if self.current.saturating_add(self.previous) >= LIGHT_BYTES {
+            self.heavy_until = Some(now + delay * HEAVY_WINDOWS);
+        }
+        self.heavy_until.is_none_or(|until| now >= until)
     }
 }
 
@@ -119,8 +133,12 @@ mod tests {
         // In the same window, and in the next, idle wake-ups stay heavy.
         assert!(!w.light(0, t0 + MS / 2, MS));
         assert!(!w.light(0, t0 + MS * 3 / 2, MS));
-        // Two windows later the burst is forgotten.
-        assert!(w.light(0, t0 + MS * 3, MS));
+        // So does a small read after a pause of a few windows.
+        assert!(!w.light(100, t0 + MS * 5, MS));
+        // HEAVY_WINDOWS after the last wake-up that saw the burst (1.5 ms),
+        // traffic is light again.
+        assert!(!w.light(0, t0 + MS * HEAVY_WINDOWS, MS));
+        assert!(w.light(0, t0 + MS * (HEAVY_WINDOWS + 2), MS));
     }
 
     #[test]
@@ -129,6 +147,15 @@ mod tests {
         let t0 = Instant::now();
         assert!(w.light(LIGHT_BYTES - 1, t0, MS));
         assert!(!w.light(1, t0 + MS / 4, MS));
+    }
+
+    #[test]
+    fn light_counts_the_window_before_too() {
+        let mut w = Windows::NEW;
+        let t0 = Instant::now();
+        assert!(w.light(LIGHT_BYTES / 2, t0, MS));
+        // Half of LIGHT_BYTES in each of two windows in a row is heavy.
+        assert!(!w.light(LIGHT_BYTES / 2, t0 + MS * 3 / 2, MS));
     }
 
     #[test]
