@@ -18,8 +18,8 @@
 //! together (so, steadily, under half of that per `TIME`). Under heavy
 //! load the thread never waits: a busy client's socket would fill while it
 //! slept (and a backend's drain), and slow the flow down; and after heavy
-//! traffic, the thread does not wait again until `HEAVY_WINDOWS` windows
-//! have passed, so a flow that pauses is not held when it resumes. The rate
+//! traffic, the thread does not wait again for 100 ms (`HEAVY_HOLD`), so a
+//! flow that pauses is not held when it resumes. The rate
 //! is taken over windows, not wake-ups, because a thread at full speed also
 //! has many wake-ups that move nothing (readiness that another read already
 //! used): measured through one client at 25 M lines/s, two of three.
@@ -67,11 +67,11 @@ pub(crate) fn park_hook(delay: Duration) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-/// After heavy traffic, this many windows of `delay` pass before it can be
-/// light again: a heavy flow that pauses for a few milliseconds (its sender
-/// lost its core) is still heavy when it resumes, and its first small read
-/// does not put the thread to sleep.
-const HEAVY_WINDOWS: u32 = 100;
+/// After heavy traffic, this long passes (or two windows, if longer)
+/// before it can be light again: a heavy flow that pauses for a few
+/// milliseconds (its sender lost its core) is still heavy when it resumes,
+/// and its first small read does not put the thread to sleep.
+const HEAVY_HOLD: Duration = Duration::from_millis(100);
 
 /// Bytes moved in the current window of `delay` and in the one before it.
 #[derive(Clone, Copy, Debug)]
@@ -105,7 +105,7 @@ impl Windows {
         }
         self.current = self.current.saturating_add(moved);
         if self.current.saturating_add(self.previous) >= LIGHT_BYTES {
-            self.heavy_until = Some(now + delay * HEAVY_WINDOWS);
+            self.heavy_until = Some(now + HEAVY_HOLD.max(delay * 2));
         }
         self.heavy_until.is_none_or(|until| now >= until)
     }
@@ -135,10 +135,10 @@ mod tests {
         assert!(!w.light(0, t0 + MS * 3 / 2, MS));
         // So does a small read after a pause of a few windows.
         assert!(!w.light(100, t0 + MS * 5, MS));
-        // HEAVY_WINDOWS after the last wake-up that saw the burst (1.5 ms),
+        // HEAVY_HOLD after the last wake-up that saw the burst (1.5 ms),
         // traffic is light again.
-        assert!(!w.light(0, t0 + MS * HEAVY_WINDOWS, MS));
-        assert!(w.light(0, t0 + MS * (HEAVY_WINDOWS + 2), MS));
+        assert!(!w.light(0, t0 + HEAVY_HOLD, MS));
+        assert!(w.light(0, t0 + HEAVY_HOLD + MS * 2, MS));
     }
 
     #[test]
