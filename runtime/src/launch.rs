@@ -157,6 +157,10 @@ fn signals() -> std::io::Result<(impl Future<Output = ()>, impl Future<Output = 
 /// Worker threads without `--threads`.
 const DEFAULT_THREADS: usize = 1;
 
+/// The longest `--coalesce`: a light line may wait this long, and a wait
+/// of seconds would make a proxy look stuck.
+const MAX_COALESCE: Duration = Duration::from_secs(1);
+
 enum Command {
     Run(Flags),
     Help,
@@ -245,9 +249,19 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
             }
             "--coalesce" => {
                 let v = value("--coalesce")?;
-                flags.coalesce = parse_duration(&v).ok_or_else(|| {
-                    format!("`--coalesce` needs a duration such as `1ms` or `500us`, not `{v}`")
-                })?;
+                flags.coalesce = match parse_duration(&v) {
+                    Some(d) if d <= MAX_COALESCE => d,
+                    Some(_) => {
+                        return Err(format!(
+                            "`--coalesce` is at most 1s, not `{v}`: a line may wait that long"
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "`--coalesce` needs a duration such as `1ms` or `500us`, not `{v}`"
+                        ))
+                    }
+                };
             }
             "--drain-timeout" => {
                 let v = value("--drain-timeout")?;
@@ -318,7 +332,7 @@ fn help(info: &ProxyInfo) -> String {
          \x20 --drain-timeout TIME    longest drain after SIGINT/SIGTERM, e.g. 10s, 500ms (default 10s)\n\
          \x20 --coalesce TIME         while traffic is light, wait TIME after each wake-up, so the next\n\
          \x20                         reads many clients at once: less CPU with thousands of agents,\n\
-         \x20                         up to TIME more latency, e.g. 1ms (default 0ms: off)\n\
+         \x20                         up to TIME more latency, e.g. 1ms; at most 1s (default 0ms: off)\n\
          \x20 -V, --version           print the routing file and its sha256\n\
          \x20 -h, --help              print this help\n\n\
          SIGINT or SIGTERM stops reading input, delivers what was read, and exits 0;\n\
@@ -373,6 +387,10 @@ mod tests {
         assert!(parse(&["--coalesce", "1"])
             .is_ok_and(|c| matches!(c, Command::Run(f) if f.coalesce == Duration::from_secs(1))));
         assert!(parse(&["--coalesce", "soon"]).is_err());
+        assert_eq!(
+            parse(&["--coalesce", "2s"]).err().as_deref(),
+            Some("`--coalesce` is at most 1s, not `2s`: a line may wait that long")
+        );
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(matches!(parse(&["--version"]), Ok(Command::Version)));
         assert_eq!(
