@@ -40,9 +40,10 @@ pub fn coalesce_holds_a_line_that_follows_another_but_not_one_after_a_quiet_spel
     std::thread::sleep(HOLD * 2);
     let third = send(2);
     let r = sink.stop();
+    let t = tally(3, &[&r.seqs]);
     figures(
         "coalesce",
-        tally(3, &[&r.seqs]),
+        t,
         &format!(
             "hold_ms={} first_ms={} second_ms={} third_ms={}",
             HOLD.as_millis(),
@@ -51,7 +52,7 @@ pub fn coalesce_holds_a_line_that_follows_another_but_not_one_after_a_quiet_spel
             third.as_millis()
         ),
     );
-    assert_eq!(tally(3, &[&r.seqs]).delivered, 3);
+    assert_eq!(t.delivered, 3);
     assert!(
         second >= HOLD / 2,
         "a line that followed another was not held: {second:?}"
