@@ -253,7 +253,7 @@ fn parse_flags<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Str
                     Some(d) if d <= MAX_COALESCE => d,
                     Some(_) => {
                         return Err(format!(
-                            "`--coalesce` is at most 1s, not `{v}`: a line may wait that long"
+                            "`--coalesce` is at most {MAX_COALESCE:?}, not `{v}`: a line may wait that long"
                         ))
                     }
                     None => {
