@@ -59,6 +59,14 @@ fn every_bad_file_reports_its_code_and_matches_its_snapshots() {
             code.as_str(),
             summary(&checked)
         );
+        for (i, d) in checked.diagnostics.iter().enumerate() {
+            assert!(
+                !checked.diagnostics[..i].contains(d),
+                "{name}: {} `{}` reported twice",
+                d.code.as_str(),
+                d.message
+            );
+        }
         if code.severity() == Severity::Error {
             assert!(
                 checked.graph.is_none(),

@@ -116,9 +116,14 @@ pub fn check(core: &Core) -> (Option<Graph>, Vec<Diagnostic>) {
     )
 }
 
-/// Orders diagnostics as a reader meets them: by position, then code.
-pub fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by_key(|d| (d.primary.span.start, d.primary.span.end, d.code));
+/// Orders diagnostics as a reader meets them (by position, then code) and
+/// drops repeats: desugaring can name one module in several connections
+/// (a fallback member's inbox and its `failed` queue), and a typo there is
+/// one mistake, so it is reported once.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    let key = |d: &Diagnostic| (d.primary.span.start, d.primary.span.end, d.code);
+    diags.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message)));
+    diags.dedup_by(|a, b| key(a) == key(b) && a.message == b.message);
 }
 
 #[cfg(test)]
