@@ -1,8 +1,10 @@
 //! End-to-end tests of the front end's checks, over source files:
 //!
 //! - every file in `tests/fixtures/bad/` (named `eNNNN_<what>.wb` after the
-//!   code it must produce) reports that code, and its rendered human and
-//!   JSON diagnostics are snapshots (reviewed: right code, right span);
+//!   code it must produce) reports that code, reports nothing twice, never
+//!   names a module that desugaring made (the file cannot use `fanout_1`),
+//!   and its rendered human and JSON diagnostics are snapshots (reviewed:
+//!   right code, right span);
 //! - every file in `examples/` checks clean, its desugared table (`wbc
 //!   expand` output) is a snapshot, and that output re-checks to the same
 //!   graph;
@@ -67,6 +69,16 @@ fn every_bad_file_reports_its_code_and_matches_its_snapshots() {
                 d.message
             );
         }
+        for generated in checked.core.modules.iter().filter(|m| m.generated) {
+            let generated = &generated.name.text;
+            for d in &checked.diagnostics {
+                assert!(
+                    !words(d).iter().any(|w| w == generated),
+                    "{name}: {} names `{generated}`, which desugaring made and the file cannot use",
+                    d.code.as_str()
+                );
+            }
+        }
         if code.severity() == Severity::Error {
             assert!(
                 checked.graph.is_none(),
@@ -83,6 +95,21 @@ fn every_bad_file_reports_its_code_and_matches_its_snapshots() {
             wbc::render::json_lines(&checked.diagnostics, &shown, &src)
         );
     });
+}
+
+/// The identifier-like words of everything a diagnostic says.
+fn words(d: &wbc::diagnostic::Diagnostic) -> Vec<String> {
+    let labels = std::iter::once(&d.primary).chain(&d.secondary);
+    let texts = labels
+        .map(|l| l.message.as_str())
+        .chain([d.message.as_str()])
+        .chain(d.help.as_deref())
+        .chain(d.notes.iter().map(String::as_str));
+    texts
+        .flat_map(|t| t.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! 1. [`modules`]: names, kinds and arguments of declarations
 //!    (E0002-E0006, E0014); defaults are filled in from the catalog;
-//! 2. [`routes`]: each connection's modules and queues (E0007-E0010);
+//! 2. [`routes`]: each connection's modules and queues (E0007-E0009), and
+//!    [`twice`]: queues connected more than once (E0010);
 //! 3. [`network`]: listen addresses (E0012, W0002);
 //! 4. [`flow`]: dead ends, unused modules and cycles (E0011, W0001, E0013).
 //!
@@ -21,6 +22,7 @@ mod modules;
 mod network;
 mod routes;
 pub mod suggest;
+mod twice;
 pub mod values;
 
 use crate::ast;

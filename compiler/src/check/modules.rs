@@ -54,9 +54,14 @@ pub(crate) struct Modules<'c> {
 }
 
 impl<'c> Modules<'c> {
-    /// Every module name, in declaration order.
+    /// Every name the file declares, in declaration order: the candidates
+    /// for "did you mean". Generated modules (`fanout_1`) are left out, as
+    /// the file cannot name them.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.entries.iter().map(|e| e.name())
+        self.entries
+            .iter()
+            .filter(|e| !e.decl.generated)
+            .map(|e| e.name())
     }
 
     pub fn get(&self, name: &str) -> Option<(ModuleId, &Entry<'c>)> {

@@ -1,13 +1,15 @@
 //! Connections: undeclared modules (E0007), missing queues (E0008), queues
-//! used in the wrong direction (E0009) and queues connected twice (E0010).
+//! used in the wrong direction (E0009) and, through [`super::twice`], queues
+//! connected twice (E0010).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::modules::Modules;
 use super::suggest::{did_you_mean, nearest};
+use super::twice::{unique, Dir, FirstUses};
 use crate::ast::Ident;
 use crate::catalog::{KindSpec, Queues, Role};
-use crate::desugar::{Core, CoreConnection, CoreEndpoint, QueueOrigin};
+use crate::desugar::{Core, CoreEndpoint, QueueOrigin};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Connection, Endpoint, ModuleId};
 
@@ -24,12 +26,6 @@ pub(crate) struct Wiring {
     pub used_outputs: HashSet<(ModuleId, String)>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Source,
-    Target,
-}
-
 pub(crate) fn check_connections(
     core: &Core,
     modules: &Modules,
@@ -41,8 +37,8 @@ pub(crate) fn check_connections(
         named_as_target: vec![false; n],
         ..Wiring::default()
     };
-    let mut first_from: HashMap<(ModuleId, &str), &CoreConnection> = HashMap::new();
-    let mut first_to: HashMap<(ModuleId, &str), &CoreConnection> = HashMap::new();
+    let mut first_from = FirstUses::new();
+    let mut first_to = FirstUses::new();
     for module in &core.mentioned {
         if let Some(id) = declared(modules, module, diags) {
             wiring.named_as_source[id.0] = true;
@@ -60,10 +56,10 @@ pub(crate) fn check_connections(
         }
         let from = from
             .valid
-            .filter(|id| unique(&mut first_from, *id, conn, Dir::Source, diags));
+            .filter(|id| unique(&mut first_from, modules, *id, conn, Dir::Source, diags));
         let to = to
             .valid
-            .filter(|id| unique(&mut first_to, *id, conn, Dir::Target, diags));
+            .filter(|id| unique(&mut first_to, modules, *id, conn, Dir::Target, diags));
         if let Some(id) = from {
             wiring
                 .used_outputs
@@ -271,73 +267,4 @@ fn service_in_route(ep: &CoreEndpoint, kind: &KindSpec) -> Diagnostic {
          outside any route",
         kind.name, kind.summary
     ))
-}
-
-/// Records the first use of a queue; a second use is E0010.
-fn unique<'c>(
-    first: &mut HashMap<(ModuleId, &'c str), &'c CoreConnection>,
-    id: ModuleId,
-    conn: &'c CoreConnection,
-    dir: Dir,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
-    let ep = if dir == Dir::Source {
-        &conn.from
-    } else {
-        &conn.to
-    };
-    let Some(earlier) = first.get(&(id, ep.queue.text.as_str())) else {
-        first.insert((id, &ep.queue.text), conn);
-        return true;
-    };
-    let (earlier_ep, help) = match dir {
-        Dir::Source => {
-            let (a, b) = (earlier.to.written(), conn.to.written());
-            (
-                &earlier.from,
-                format!(
-                    "to send every event to both, write `{} -> fanout({a}, {b})`; to split them, `roundrobin({a}, {b})`",
-                    ep.written()
-                ),
-            )
-        }
-        Dir::Target => {
-            let (a, b) = (earlier.from.written(), conn.from.written());
-            (
-                &earlier.to,
-                format!(
-                    "to merge both into it, write `funnel({a}, {b}) -> {}`",
-                    ep.written()
-                ),
-            )
-        }
-    };
-    let (help, first_label) = if earlier_ep.origin == QueueOrigin::Fallback {
-        let help = format!(
-            "`fallback` already routes the events `{}` could not deliver; remove this route or the `fallback`",
-            ep.module.text
-        );
-        (help, "first connected here by `fallback`")
-    } else {
-        (help, "first connected here")
-    };
-    let role = if dir == Dir::Source {
-        "source"
-    } else {
-        "target"
-    };
-    diags.push(
-        Diagnostic::new(
-            Code::E0010,
-            ep.queue.span,
-            format!(
-                "queue `{}` is connected more than once as a {role}",
-                ep.explicit()
-            ),
-        )
-        .with_label("connected again here")
-        .with_secondary(earlier_ep.queue.span, first_label)
-        .with_help(help),
-    );
-    false
 }
