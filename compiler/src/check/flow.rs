@@ -6,7 +6,7 @@ use super::modules::Modules;
 use super::routes::Wiring;
 use crate::catalog::{Queues, Role};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::graph::{Connection, ModuleId, Value};
+use crate::graph::{Connection, Endpoint, ModuleId, Value};
 
 pub(crate) fn check_dead_ends(modules: &Modules, wiring: &Wiring, diags: &mut Vec<Diagnostic>) {
     for (i, entry) in modules.entries.iter().enumerate() {
@@ -147,18 +147,12 @@ pub(crate) fn check_cycles(
 }
 
 fn cycle_diagnostic(modules: &Modules, connections: &[Connection], cycle: &[usize]) -> Diagnostic {
-    let name = |id: ModuleId| modules.entries[id.0].name();
+    let shown = |end: &Endpoint| modules.entries[end.module.0].shown(&end.queue);
     let chain: Vec<String> = cycle
         .iter()
         .map(|&i| {
             let c = &connections[i];
-            format!(
-                "`{}.{} -> {}.{}`",
-                name(c.from.module),
-                c.from.queue,
-                name(c.to.module),
-                c.to.queue
-            )
+            format!("`{} -> {}`", shown(&c.from), shown(&c.to))
         })
         .collect();
     let closing = &connections[*cycle.last().unwrap_or(&0)];

@@ -28,6 +28,17 @@ impl Entry<'_> {
         &self.decl.name.text
     }
 
+    /// How the module's `queue` is shown in a message: `name.queue`, or
+    /// `fanout(...)` for a module that desugaring made, whose name
+    /// (`fanout_1`) the file cannot use.
+    pub fn shown(&self, queue: &str) -> String {
+        if self.decl.generated {
+            format!("{}(...)", self.decl.kind.text)
+        } else {
+            format!("{}.{queue}", self.name())
+        }
+    }
+
     /// The resolved value of argument `name`.
     pub fn arg(&self, name: &str) -> Option<&crate::graph::Value> {
         self.args

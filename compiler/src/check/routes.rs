@@ -101,8 +101,18 @@ fn declared(modules: &Modules, name: &Ident, diags: &mut Vec<Diagnostic>) -> Opt
         format!("module `{}` is not declared", name.text),
     )
     .with_label("not declared in this file");
-    let help = did_you_mean(&name.text, modules.names())
-        .unwrap_or_else(|| format!("declare it: `{} = KIND(...)`", name.text));
+    let help = did_you_mean(&name.text, modules.names()).unwrap_or_else(|| {
+        let name = &name.text;
+        match crate::catalog::kind(name) {
+            Some(kind) if kind.is_flow() => format!(
+                "`{name}` is a module kind: write `{name}(a, b)` with its members, or declare one (`NAME = {name}`) and use `NAME`"
+            ),
+            Some(_) => format!(
+                "`{name}` is a module kind, not a module: declare one (`NAME = {name}`) and use `NAME`"
+            ),
+            None => format!("declare it: `{name} = KIND(...)`"),
+        }
+    });
     diags.push(d.with_help(help));
     None
 }
