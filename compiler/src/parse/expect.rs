@@ -57,6 +57,18 @@ pub fn syntax_error(
         )
         .with_label("not `roundrobin`, `fanout` or `funnel`")
         .with_help(format!("did you mean `{op}(...)`?"));
+    } else if expected.contains("`->`") && found == "`fallback`" {
+        // `input -> output fallback spare`: fallback belongs to a flow.
+        let before = src[..at].trim_end();
+        let name = &before[before
+            .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+            .len()..];
+        let module = name.split('.').next().unwrap_or(name);
+        diagnostic = diagnostic.with_help(format!(
+            "`fallback` follows a `roundrobin(...)` or `fanout(...)`; to route the events `{module}` could not deliver, write `{module}.failed -> TARGET` on a line of its own"
+        ));
+    } else if found == "`>`" && src[..at].ends_with('=') {
+        diagnostic = diagnostic.with_help("routes are written `SOURCE -> TARGET`");
     } else if expected.contains("`->`") && found == "`(`" {
         // `input -> tcp.out(port: 1)`: a declaration written inside a route.
         diagnostic = diagnostic.with_help(
