@@ -112,13 +112,19 @@ impl fmt::Display for BuildError {
                 path,
                 error,
             } => {
-                write!(f, "cannot {action} `{}`: {error}", path.display())
+                write!(
+                    f,
+                    "cannot {action} `{}`: {}",
+                    path.display(),
+                    io_reason(error)
+                )
             }
             BuildError::Cargo {
                 error: CargoError::Spawn { program, error },
                 ..
             } => {
-                write!(f, "cannot run `{}`: {error}", program.to_string_lossy())
+                let reason = io_reason(error);
+                write!(f, "cannot run `{}`: {reason}", program.to_string_lossy())
             }
             BuildError::Cargo {
                 error: CargoError::Failed { status },
@@ -131,6 +137,16 @@ impl fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+/// An OS error as one lowercase phrase ("no such file or directory"),
+/// without Rust's "(os error 2)" suffix, for messages in rustc's style.
+pub fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_lowercase(),
+        None => text.to_lowercase(),
+    }
+}
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
     let path = path.to_path_buf();
@@ -242,4 +258,22 @@ fn ensure_runtime(dir: &Path) -> Result<(), BuildError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_as_one_lowercase_phrase() {
+        let missing = Path::new("/nonexistent-wbc-dir/proxy");
+        let Err(error) = std::fs::File::create(missing) else {
+            panic!("{} exists", missing.display());
+        };
+        let shown = io_error("write the binary to", missing)(error).to_string();
+        assert_eq!(
+            shown,
+            "cannot write the binary to `/nonexistent-wbc-dir/proxy`: no such file or directory"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
+use wbc::build::io_reason;
+
 /// Reads a routing file, or prints one line saying why it cannot be read.
 pub fn read(path: &Path) -> Option<String> {
     match std::fs::read(path) {
@@ -21,15 +23,6 @@ pub fn read(path: &Path) -> Option<String> {
             errln!("error: cannot read `{}`: {}", path.display(), io_reason(&e));
             None
         }
-    }
-}
-
-/// The OS reason without Rust's "(os error 2)" suffix.
-fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_lowercase(),
-        None => text.to_lowercase(),
     }
 }
 
