@@ -7,7 +7,8 @@
 //! 2. [`routes`]: each connection's modules and queues (E0007-E0009), and
 //!    [`twice`]: queues connected more than once (E0010);
 //! 3. [`network`]: listen addresses (E0012, W0002);
-//! 4. [`flow`]: dead ends, unused modules and cycles (E0011, W0001, E0013).
+//! 4. [`flow`]: an empty file, dead ends, unused modules and cycles (W0003,
+//!    E0011, W0001, E0013).
 //!
 //! Parsing reports E0001 (and numeric overflow as E0006), desugaring E0009
 //! for a misplaced flow expression and E0015 for a misplaced `fallback`;
@@ -68,7 +69,10 @@ pub fn check_source(src: &str) -> Checked {
     let parse_diags = diagnostics.clone();
     diagnostics.extend(desugar_diags);
     diagnostics.extend(check_diags.into_iter().filter(|d| {
-        let needs_whole_file = matches!(d.code, Code::E0007 | Code::E0011 | Code::W0001);
+        let needs_whole_file = matches!(
+            d.code,
+            Code::E0007 | Code::E0011 | Code::W0001 | Code::W0003
+        );
         let hidden = incomplete && needs_whole_file;
         !hidden && !already(d, &parse_diags)
     }));
@@ -89,6 +93,7 @@ pub fn check(core: &Core) -> (Option<Graph>, Vec<Diagnostic>) {
     let modules = modules::check_modules(core, &mut diags);
     let wiring = routes::check_connections(core, &modules, &mut diags);
     network::check_addresses(&modules, &mut diags);
+    flow::check_not_empty(&modules, &mut diags);
     flow::check_dead_ends(&modules, &wiring, &mut diags);
     flow::check_cycles(&modules, &wiring.connections, &mut diags);
     sort(&mut diags);

@@ -29,6 +29,7 @@ pub enum Code {
     E0015,
     W0001,
     W0002,
+    W0003,
 }
 
 impl Code {
@@ -50,6 +51,7 @@ impl Code {
         Code::E0015,
         Code::W0001,
         Code::W0002,
+        Code::W0003,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +73,7 @@ impl Code {
             Code::E0015 => "E0015",
             Code::W0001 => "W0001",
             Code::W0002 => "W0002",
+            Code::W0003 => "W0003",
         }
     }
 
@@ -84,7 +87,7 @@ impl Code {
 
     pub fn severity(self) -> Severity {
         match self {
-            Code::W0001 | Code::W0002 => Severity::Warning,
+            Code::W0001 | Code::W0002 | Code::W0003 => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -207,4 +207,12 @@ pub static EXPLANATIONS: &[Explanation] = &[
         wrong: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 10000)\ninput -> output\n",
         fixed: "input  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\ninput -> output\n",
     },
+    Explanation {
+        code: Code::W0003,
+        text: "The file declares no module (it is empty, or holds only comments), so the \
+               proxy built from it would listen nowhere and send nothing. This is usually the \
+               wrong file, or one truncated by mistake.",
+        wrong: "# relay for the web tier\n",
+        fixed: "# relay for the web tier\ninput  = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\ninput -> output\n",
+    },
 ];

@@ -1,12 +1,26 @@
-//! Graph-wide checks on where events go: output queues that events reach
-//! but that lead nowhere (E0011), modules that never receive (W0001), and
-//! cycles that events would loop around forever (E0013).
+//! Graph-wide checks on where events go: a file with nothing to run
+//! (W0003), output queues that events reach but that lead nowhere (E0011),
+//! modules that never receive (W0001), and cycles that events would loop
+//! around forever (E0013).
 
 use super::modules::Modules;
 use super::routes::Wiring;
 use crate::catalog::{Queues, Role};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{Connection, Endpoint, ModuleId, Value};
+use crate::span::Span;
+
+/// A file that declares no module builds a proxy that listens nowhere and
+/// sends nothing: almost always the wrong file, or an empty one.
+pub(crate) fn check_not_empty(modules: &Modules, diags: &mut Vec<Diagnostic>) {
+    if modules.entries.is_empty() {
+        diags.push(
+            Diagnostic::new(Code::W0003, Span::new(0, 0), "this file declares no module")
+                .with_label("the proxy would do nothing")
+                .with_help("declare modules and routes, e.g. `input = tcp.in(port: 10000)`, `output = tcp.out(port: 20000)` and `input -> output`"),
+        );
+    }
+}
 
 pub(crate) fn check_dead_ends(modules: &Modules, wiring: &Wiring, diags: &mut Vec<Diagnostic>) {
     for (i, entry) in modules.entries.iter().enumerate() {
