@@ -28,14 +28,19 @@ impl Entry<'_> {
         &self.decl.name.text
     }
 
+    /// The operator (`fanout`) of the flow expression or `fallback` that
+    /// made this module, or `None` for a module the file declares.
+    pub fn generated_by(&self) -> Option<&str> {
+        self.decl.generated.then_some(self.decl.kind.text.as_str())
+    }
+
     /// How the module's `queue` is shown in a message: `name.queue`, or
     /// `fanout(...)` for a module that desugaring made, whose name
     /// (`fanout_1`) the file cannot use.
     pub fn shown(&self, queue: &str) -> String {
-        if self.decl.generated {
-            format!("{}(...)", self.decl.kind.text)
-        } else {
-            format!("{}.{queue}", self.name())
+        match self.generated_by() {
+            Some(op) => format!("{op}(...)"),
+            None => format!("{}.{queue}", self.name()),
         }
     }
 

@@ -89,14 +89,9 @@ fn other_end(conn: &CoreConnection, dir: Dir) -> &CoreEndpoint {
     }
 }
 
-/// The operator (`fanout`) of the flow expression or `fallback` that
-/// generated `ep`'s module, or `None` for a module the file declares.
+/// The operator of the expression that made `ep`'s module, if one did.
 fn generated_by<'m>(modules: &'m Modules, ep: &CoreEndpoint) -> Option<&'m str> {
-    let (_, entry) = modules.get(&ep.module.text)?;
-    entry
-        .decl
-        .generated
-        .then_some(entry.decl.kind.text.as_str())
+    modules.get(&ep.module.text)?.1.generated_by()
 }
 
 fn help(modules: &Modules, earlier: &CoreConnection, conn: &CoreConnection, dir: Dir) -> String {
