@@ -204,6 +204,13 @@ pub struct Proxy {
 impl Proxy {
     /// Starts `binary` and waits until `input_port` accepts connections.
     pub fn start(binary: &Path, input_port: u16) -> Proxy {
+        Proxy::start_listening(binary, &[input_port])
+    }
+
+    /// Starts `binary` and waits until every one of `ports` accepts: the
+    /// modules bind one after another at start-up, so a proxy whose input
+    /// accepts may not serve its Prometheus endpoint yet.
+    pub fn start_listening(binary: &Path, ports: &[u16]) -> Proxy {
         let log = binary.with_extension("stderr");
         let stderr = fs::File::create(&log).expect("create proxy log");
         let child = Command::new(binary)
@@ -214,13 +221,13 @@ impl Proxy {
             .expect("start proxy");
         let mut proxy = Proxy { child, log };
         let listening = wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", input_port)).is_ok()
-                || proxy.child.try_wait().ok().flatten().is_some()
+            let accepts = |port: &u16| TcpStream::connect(("127.0.0.1", *port)).is_ok();
+            ports.iter().all(accepts) || proxy.child.try_wait().ok().flatten().is_some()
         });
         let exited = proxy.child.try_wait().ok().flatten();
         assert!(
             listening && exited.is_none(),
-            "proxy not listening on {input_port}\n{}",
+            "proxy not listening on {ports:?}\n{}",
             proxy.log()
         );
         proxy

@@ -59,7 +59,7 @@ fn prometheus_endpoint_serves_scenario1_counters() {
         "prom = metrics.prometheus(host: \"127.0.0.1\", port: {prom_port})\n"
     ));
     let bin = e2e::build(&dir, &src);
-    let proxy = Proxy::start(&bin, in_port);
+    let proxy = Proxy::start_listening(&bin, &[in_port, prom_port]);
 
     let before = scrape(prom_port);
     assert_eq!(
@@ -141,7 +141,7 @@ fn carbon_down_never_blocks_the_event_path() {
     src.push_str(&graphite_block("wbctest_down", carbon_port, "10ms"));
     src.push_str(&format!("prom = metrics.prometheus(port: {prom_port})\n"));
     let bin = e2e::build(&dir, &src);
-    let proxy = Proxy::start(&bin, in_port);
+    let proxy = Proxy::start_listening(&bin, &[in_port, prom_port]);
 
     let dropped = |e: &textformat::Exposition| {
         queue_value(e, "wbc_queue_dropped_total", "graphite", "outbox", None)
@@ -224,7 +224,7 @@ fn carbon_stalled_sigterm_exits_0_with_every_event_delivered() {
     src.push_str(&graphite_block(&prefix, carbon.port, "1ms"));
     src.push_str(&format!("prom = metrics.prometheus(port: {prom_port})\n"));
     let bin = e2e::build(&dir, &src);
-    let proxy = Proxy::start(&bin, in_port);
+    let proxy = Proxy::start_listening(&bin, &[in_port, prom_port]);
 
     // Stalled, not down: once carbon is connected, graphite drops a round
     // only when its outbox is full (before that, rounds also drop because
