@@ -76,7 +76,7 @@ pub fn check_source(src: &str) -> Checked {
         let hidden = incomplete && needs_whole_file;
         !hidden && !already(d, &parse_diags)
     }));
-    sort(&mut diagnostics);
+    sort_and_dedup(&mut diagnostics);
     let graph = graph.filter(|_| !diagnostics.iter().any(|d| d.severity() == Severity::Error));
     Checked {
         file,
@@ -96,7 +96,7 @@ pub fn check(core: &Core) -> (Option<Graph>, Vec<Diagnostic>) {
     flow::check_not_empty(&modules, &mut diags);
     flow::check_dead_ends(&modules, &wiring, &mut diags);
     flow::check_cycles(&modules, &wiring.connections, &mut diags);
-    sort(&mut diags);
+    sort_and_dedup(&mut diags);
     if diags.iter().any(|d| d.severity() == Severity::Error) {
         return (None, diags);
     }
@@ -127,7 +127,7 @@ pub fn check(core: &Core) -> (Option<Graph>, Vec<Diagnostic>) {
 /// drops repeats: desugaring can name one module in several connections
 /// (a fallback member's inbox and its `failed` queue), and a typo there is
 /// one mistake, so it is reported once.
-pub fn sort(diags: &mut Vec<Diagnostic>) {
+pub fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
     let key = |d: &Diagnostic| (d.primary.span.start, d.primary.span.end, d.code);
     diags.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message)));
     diags.dedup_by(|a, b| key(a) == key(b) && a.message == b.message);
