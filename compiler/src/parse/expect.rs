@@ -57,7 +57,7 @@ pub fn syntax_error(
         )
         .with_label("not `roundrobin`, `fanout` or `funnel`")
         .with_help(format!("did you mean `{op}(...)`?"));
-    } else if expected.contains("`->`") && found == "`fallback`" {
+    } else if found == "`fallback`" && src[start..at].contains("->") {
         // `input -> output fallback spare`: fallback belongs to a flow.
         let before = src[..at].trim_end();
         let name = &before[before
