@@ -54,12 +54,20 @@ pub(crate) fn check_connections(
         if let Some(id) = to.named {
             wiring.named_as_target[id.0] = true;
         }
-        let from = from
-            .valid
-            .filter(|id| unique(&mut first_from, modules, *id, conn, Dir::Source, diags));
+        let from = from.valid.filter(|id| {
+            unique(
+                &mut first_from,
+                core,
+                modules,
+                *id,
+                conn,
+                Dir::Source,
+                diags,
+            )
+        });
         let to = to
             .valid
-            .filter(|id| unique(&mut first_to, modules, *id, conn, Dir::Target, diags));
+            .filter(|id| unique(&mut first_to, core, modules, *id, conn, Dir::Target, diags));
         if let Some(id) = from {
             wiring
                 .used_outputs

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::modules::Modules;
-use crate::desugar::{CoreConnection, CoreEndpoint, QueueOrigin};
+use crate::desugar::{Core, CoreConnection, CoreEndpoint, QueueOrigin};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::ModuleId;
 
@@ -27,6 +27,7 @@ pub(crate) type FirstUses<'c> = HashMap<(ModuleId, &'c str), &'c CoreConnection>
 /// Records the first use of a queue; a second use is E0010.
 pub(crate) fn unique<'c>(
     first: &mut FirstUses<'c>,
+    core: &Core,
     modules: &Modules,
     id: ModuleId,
     conn: &'c CoreConnection,
@@ -51,7 +52,10 @@ pub(crate) fn unique<'c>(
         );
         (help, "first connected here")
     } else {
-        (help(modules, earlier, conn, dir), "first connected here")
+        (
+            help(core, modules, earlier, conn, dir),
+            "first connected here",
+        )
     };
     let role = match dir {
         Dir::Source => "source",
@@ -94,7 +98,29 @@ fn generated_by<'m>(modules: &'m Modules, ep: &CoreEndpoint) -> Option<&'m str> 
     modules.get(&ep.module.text)?.1.generated_by()
 }
 
-fn help(modules: &Modules, earlier: &CoreConnection, conn: &CoreConnection, dir: Dir) -> String {
+/// Whether `module` receives what members failed to deliver: it is a
+/// `fallback` target, fed by their `failed` queues directly or through the
+/// funnel that merges them.
+fn fed_by_fallback(core: &Core, module: &str) -> bool {
+    let from_failed = |to: &str| {
+        core.connections
+            .iter()
+            .any(|c| c.to.module.text == to && c.from.origin == QueueOrigin::Fallback)
+    };
+    from_failed(module)
+        || core
+            .connections
+            .iter()
+            .any(|c| c.to.module.text == module && from_failed(&c.from.module.text))
+}
+
+fn help(
+    core: &Core,
+    modules: &Modules,
+    earlier: &CoreConnection,
+    conn: &CoreConnection,
+    dir: Dir,
+) -> String {
     let ep = end(conn, dir).written();
     let (a_ep, b_ep) = (other_end(earlier, dir), other_end(conn, dir));
     let (a, b) = (a_ep.written(), b_ep.written());
@@ -119,6 +145,14 @@ fn help(modules: &Modules, earlier: &CoreConnection, conn: &CoreConnection, dir:
             (Some(op), Some(_)) if a_ep.module.text == b_ep.module.text => {
                 format!("`{ep}` is named twice in this `{op}(...)`; name each member once")
             }
+            (Some(_), Some(_))
+                if fed_by_fallback(core, &a_ep.module.text)
+                    || fed_by_fallback(core, &b_ep.module.text) =>
+            {
+                format!(
+                    "`{ep}` is a member and also receives the members' failed events; to resend them to the members still up, write `fallback funnel`"
+                )
+            }
             (Some("funnel"), None) => {
                 format!("add `{b}` to the `funnel(...)` of the first route, and remove this route")
             }
@@ -126,7 +160,7 @@ fn help(modules: &Modules, earlier: &CoreConnection, conn: &CoreConnection, dir:
                 format!("add `{a}` to this `funnel(...)`, and remove the first route")
             }
             _ => format!(
-                "to merge both into it, declare a funnel (`NAME = funnel`), write `NAME` in place of `{ep}` in both routes, and add `NAME -> {ep}`"
+                "to merge both into it, declare a funnel (`NAME = funnel`), name `NAME` instead of `{ep}` in both places, and add `NAME -> {ep}`"
             ),
         },
     }
