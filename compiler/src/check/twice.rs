@@ -145,13 +145,26 @@ fn help(
             (Some(op), Some(_)) if a_ep.module.text == b_ep.module.text => {
                 format!("`{ep}` is named twice in this `{op}(...)`; name each member once")
             }
-            (Some(_), Some(_))
+            (Some(a_op), Some(b_op))
                 if fed_by_fallback(core, &a_ep.module.text)
                     || fed_by_fallback(core, &b_ep.module.text) =>
             {
-                format!(
-                    "`{ep}` is a member and also receives the members' failed events; to resend them to the members still up, write `fallback funnel`"
-                )
+                // The flow whose members these are is the one that is not
+                // the fallback target.
+                let members_op = if fed_by_fallback(core, &b_ep.module.text) {
+                    a_op
+                } else {
+                    b_op
+                };
+                if members_op == "roundrobin" {
+                    format!(
+                        "`{ep}` is a member and also receives the members' failed events; to resend them to the members still up, write `fallback funnel`"
+                    )
+                } else {
+                    format!(
+                        "`{ep}` is a member and also receives the members' failed events; a `{members_op}(...)` would send them to every member again, so give its `fallback` a target that is not a member"
+                    )
+                }
             }
             (Some("funnel"), None) => {
                 format!("add `{b}` to the `funnel(...)` of the first route, and remove this route")
