@@ -140,41 +140,59 @@ fn help(
                 "make them one route: `{ep} -> fanout(FIRST, SECOND)` sends every event to both, `roundrobin(FIRST, SECOND)` splits them, where FIRST and SECOND are the two routes' targets as written"
             ),
         },
-        Dir::Target => match (a_flow, b_flow) {
-            (None, None) => format!("to merge both into it, write `funnel({a}, {b}) -> {ep}`"),
-            (Some(op), Some(_)) if a_ep.module.text == b_ep.module.text => {
+        Dir::Target => match (a_flow, fallback_loop(core, a_ep, a_flow, b_ep, b_flow)) {
+            (Some(op), _) if a_ep.module.text == b_ep.module.text => {
                 format!("`{ep}` is named twice in this `{op}(...)`; name each member once")
             }
-            (Some(a_op), Some(b_op))
-                if fed_by_fallback(core, &a_ep.module.text)
-                    || fed_by_fallback(core, &b_ep.module.text) =>
-            {
-                // The flow whose members these are is the one that is not
-                // the fallback target.
-                let members_op = if fed_by_fallback(core, &b_ep.module.text) {
-                    a_op
-                } else {
-                    b_op
-                };
-                if members_op == "roundrobin" {
-                    format!(
-                        "`{ep}` is a member and also receives the members' failed events; to resend them to the members still up, write `fallback funnel`"
-                    )
-                } else {
-                    format!(
-                        "`{ep}` is a member and also receives the members' failed events; a `{members_op}(...)` would send them to every member again, so give its `fallback` a target that is not a member"
-                    )
-                }
-            }
-            (Some("funnel"), None) => {
-                format!("add `{b}` to the `funnel(...)` of the first route, and remove this route")
-            }
-            (None, Some("funnel")) => {
-                format!("add `{a}` to this `funnel(...)`, and remove the first route")
-            }
-            _ => format!(
-                "to merge both into it, declare a funnel (`NAME = funnel`), name `NAME` instead of `{ep}` in both places, and add `NAME -> {ep}`"
-            ),
+            (_, Some(members_op)) => loop_help(&ep, members_op),
+            _ => merge_help(&ep, &a, &b, a_flow, b_flow),
         },
+    }
+}
+
+/// When one of two flows feeding a target is the other's `fallback` target,
+/// the operator of the flow whose members these are.
+fn fallback_loop<'m>(
+    core: &Core,
+    a_ep: &CoreEndpoint,
+    a_flow: Option<&'m str>,
+    b_ep: &CoreEndpoint,
+    b_flow: Option<&'m str>,
+) -> Option<&'m str> {
+    let (a_op, b_op) = (a_flow?, b_flow?);
+    if fed_by_fallback(core, &b_ep.module.text) {
+        Some(a_op)
+    } else if fed_by_fallback(core, &a_ep.module.text) {
+        Some(b_op)
+    } else {
+        None
+    }
+}
+
+fn loop_help(ep: &str, members_op: &str) -> String {
+    if members_op == "roundrobin" {
+        format!(
+            "`{ep}` is a member and also receives the members' failed events; to resend them to the members still up, write `fallback funnel`"
+        )
+    } else {
+        format!(
+            "`{ep}` is a member and also receives the members' failed events; a `{members_op}(...)` would send them to every member again, so give its `fallback` a target that is not a member"
+        )
+    }
+}
+
+/// A target fed twice, neither feed being a `fallback` loop: merge them.
+fn merge_help(ep: &str, a: &str, b: &str, a_flow: Option<&str>, b_flow: Option<&str>) -> String {
+    match (a_flow, b_flow) {
+        (None, None) => format!("to merge both into it, write `funnel({a}, {b}) -> {ep}`"),
+        (Some("funnel"), None) => {
+            format!("add `{b}` to the `funnel(...)` of the first route, and remove this route")
+        }
+        (None, Some("funnel")) => {
+            format!("add `{a}` to this `funnel(...)`, and remove the first route")
+        }
+        _ => format!(
+            "to merge both into it, declare a funnel (`NAME = funnel`), name `NAME` instead of `{ep}` in both places, and add `NAME -> {ep}`"
+        ),
     }
 }
