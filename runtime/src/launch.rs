@@ -64,6 +64,9 @@ where
         let mut proxy = Proxy::new(flags.options);
         if let Err(e) = wire(&mut proxy) {
             eprintln!("error: {e}");
+            if let Some(help) = &e.help {
+                eprintln!("  = help: {help}");
+            }
             return ExitCode::FAILURE;
         }
         tracing::info!(

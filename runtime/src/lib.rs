@@ -18,6 +18,7 @@ pub mod modules;
 pub mod proxy;
 pub mod queue;
 pub mod shutdown;
+pub mod start_error;
 
 pub use context::Context;
 pub use launch::{launch, launch_with_args};

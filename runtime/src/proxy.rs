@@ -49,6 +49,7 @@ use crate::context::Context;
 use crate::metrics::{Counters, QueueEntry, QueueStats};
 use crate::queue::{self, Receiver, Sender};
 use crate::shutdown;
+pub use crate::start_error::{describe_io_error, StartError};
 
 /// Identifies the routing file a binary was built from (`--version`).
 #[derive(Debug, Clone, Copy)]
@@ -59,72 +60,6 @@ pub struct ProxyInfo {
     pub sha256: &'static str,
     /// The compiler that generated the binary, e.g. `wbc 0.1.0`.
     pub compiler: &'static str,
-}
-
-/// A module that cannot start: printed by `launch` as one line,
-/// `error: module `input` (tcp.in) cannot listen on 127.0.0.1:10000: address
-/// already in use`, exit code 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartError {
-    pub module: String,
-    /// Kind as written in routing files (`tcp.in`).
-    pub kind: &'static str,
-    /// What failed, lowercase, no trailing period: `cannot listen on
-    /// 127.0.0.1:10000: address already in use`.
-    pub message: String,
-}
-
-impl StartError {
-    pub fn new(module: &str, kind: &'static str, message: impl Into<String>) -> StartError {
-        StartError {
-            module: module.to_string(),
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// `what` followed by the io error in rustc style (lowercase, no
-    /// `(os error N)`): `StartError::io("input", "tcp.in", format!("cannot
-    /// listen on {addr}"), &e)`.
-    pub fn io(
-        module: &str,
-        kind: &'static str,
-        what: impl AsRef<str>,
-        err: &std::io::Error,
-    ) -> StartError {
-        StartError::new(
-            module,
-            kind,
-            format!("{}: {}", what.as_ref(), describe_io_error(err)),
-        )
-    }
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "module `{}` ({}) {}",
-            self.module, self.kind, self.message
-        )
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// An io error as a diagnostic fragment: `address already in use`, not
-/// `Address already in use (os error 98)`.
-pub fn describe_io_error(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => &text[..i],
-        None => &text[..],
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// A runnable module. Generic all the way down: [`Proxy::spawn`] takes `M`

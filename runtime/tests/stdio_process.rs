@@ -317,6 +317,11 @@ fn start_error_is_one_line_and_exit_1() {
         "{}",
         r.stderr
     );
+    assert!(
+        r.stderr.contains("\n  = help: the directory of `/nonexistent-wbc-dir/out.log` does not exist: create it, or give `output` another `path`\n"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"));
 }
 

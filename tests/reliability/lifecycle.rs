@@ -55,6 +55,19 @@ fn assert_one_clear_error(
     }
 }
 
+/// The line after the error is one `= help:` line containing `fix`: the
+/// operator is told what to do, not only what failed.
+fn assert_help_follows(stderr: &str, fix: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("error: "));
+    let help = at.and_then(|i| lines.get(i + 1)).copied().unwrap_or("");
+    assert!(
+        help.starts_with("  = help: ") && help.contains(fix),
+        "a help line with {fix:?} after the error:\n{stderr}"
+    );
+    assert_eq!(stderr.matches("= help:").count(), 1, "{stderr}");
+}
+
 /// Case 7a: the input port is taken by another process's listener.
 #[test]
 fn start_error_port_in_use_is_one_clear_line() {
@@ -65,6 +78,11 @@ fn start_error_port_in_use_is_one_clear_line() {
     let address = format!("127.0.0.1:{}", fo.input);
     assert_one_clear_error("port_in_use", code, &stderr, "input", &address);
     assert!(stderr.contains("address already in use"), "{stderr}");
+    let port = fo.input;
+    assert_help_follows(
+        &stderr,
+        &format!("another process holds port {port} (`ss -ltnp 'sport = :{port}'` names it): stop it, or give `input` another `port`"),
+    );
 }
 
 /// Case 7b: a tcp.out whose host does not resolve.
@@ -83,6 +101,10 @@ fn start_error_unresolvable_host_is_one_clear_line() {
         &stderr,
         "out",
         "no-such-host.invalid",
+    );
+    assert_help_follows(
+        &stderr,
+        "`no-such-host.invalid` did not resolve here: correct the `host` of `out`",
     );
 }
 
@@ -125,6 +147,7 @@ fn start_error_file_permission_denied_is_one_clear_line() {
     let (code, stderr) = run_to_exit(&binary);
     assert_one_clear_error("file_permission_denied", code, &stderr, "dead", &path);
     assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_help_follows(&stderr, &format!("the proxy's user may not write `{path}`"));
 }
 
 /// The last value of `counter` in the final counters the proxy logs for

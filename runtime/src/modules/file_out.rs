@@ -9,8 +9,9 @@
 use std::fs::OpenOptions;
 
 use super::line_writer::LineWriter;
-use crate::proxy::{Module, StartError};
+use crate::proxy::Module;
 use crate::queue::{Batch, Receiver, Sender};
+use crate::start_error::{Attempt, StartError};
 
 pub struct FileOutConfig {
     pub name: &'static str,
@@ -36,12 +37,9 @@ impl FileOut {
             .append(true)
             .open(config.path)
             .map_err(|e| {
-                StartError::io(
-                    config.name,
-                    "file.out",
-                    format!("cannot open `{}`", config.path),
-                    &e,
-                )
+                let what = format!("cannot open `{}`", config.path);
+                let attempt = Attempt::Open { path: config.path };
+                StartError::io(config.name, "file.out", what, attempt, &e)
             })?;
         tracing::info!(
             "module `{}` (file.out) appends to {}",

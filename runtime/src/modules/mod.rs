@@ -14,6 +14,7 @@ mod file_out;
 mod funnel;
 mod graphite;
 mod line_writer;
+mod listen;
 mod null;
 mod prometheus;
 mod roundrobin;

@@ -28,7 +28,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,7 @@ use prometheus_client::metrics::MetricType;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::listen::listen;
 use crate::context::Context;
 use crate::metrics::Registry;
 use crate::{Module, StartError};
@@ -77,31 +78,10 @@ impl Prometheus {
     /// this module. Must run inside the tokio runtime (as `launch` does).
     pub fn new(config: PrometheusConfig) -> Result<Prometheus, StartError> {
         let PrometheusConfig { name, port, host } = config;
-        let shown = format!("{host}:{port}");
-        let addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| StartError::io(name, KIND, format!("cannot resolve {shown}"), &e))?
-            .collect();
-        let mut last_error = None;
-        for addr in addrs {
-            match bind(addr) {
-                Ok(listener) => {
-                    return Ok(Prometheus {
-                        name,
-                        listener,
-                        ctx: None,
-                    })
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(match last_error {
-            Some(e) => StartError::io(name, KIND, format!("cannot listen on {shown}"), &e),
-            None => StartError::new(
-                name,
-                KIND,
-                format!("cannot listen on {shown}: no address found"),
-            ),
+        Ok(Prometheus {
+            name,
+            listener: listen(name, KIND, host, port)?,
+            ctx: None,
         })
     }
 
@@ -109,12 +89,6 @@ impl Prometheus {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
     }
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let std_listener = std::net::TcpListener::bind(addr)?;
-    std_listener.set_nonblocking(true)?;
-    TcpListener::from_std(std_listener)
 }
 
 impl Module for Prometheus {

@@ -41,15 +41,17 @@ use read_budget::{ReadBudget, Share};
 use read_size::ReadSize;
 
 use bytes::BytesMut;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use super::listen::listen;
 use crate::context::Context;
-use crate::proxy::{Module, StartError};
+use crate::proxy::Module;
 use crate::queue::{Batch, Sender};
 use crate::shutdown::{SourceKind, SourceToken};
+use crate::start_error::{Attempt, StartError};
 
 const KIND: &str = "tcp.in";
 
@@ -87,35 +89,15 @@ impl TcpIn {
     /// Binds the listening socket now, so that a port in use or an address
     /// that does not exist here is a start-up error naming the module.
     pub fn new(config: TcpInConfig, outbox: Sender) -> Result<TcpIn, StartError> {
-        let what = format!("cannot listen on {}:{}", config.host, config.port);
-        let addrs = (config.host, config.port)
-            .to_socket_addrs()
-            .map_err(|e| StartError::io(config.name, KIND, &what, &e))?;
-        let mut last_error = None;
-        let mut bound = None;
-        for addr in addrs {
-            match listen(addr) {
-                Ok(l) => {
-                    bound = Some(l);
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let listener = match (bound, last_error) {
-            (Some(l), _) => l,
-            (None, Some(e)) => return Err(StartError::io(config.name, KIND, &what, &e)),
-            (None, None) => {
-                return Err(StartError::new(
-                    config.name,
-                    KIND,
-                    format!("{what}: no such address"),
-                ))
-            }
-        };
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartError::io(config.name, KIND, &what, &e))?;
+        let listener = listen(config.name, KIND, config.host, config.port)?;
+        let address = listener.local_addr().map_err(|e| {
+            let what = format!("cannot listen on {}:{}", config.host, config.port);
+            let attempt = Attempt::Listen {
+                host: config.host,
+                port: config.port,
+            };
+            StartError::io(config.name, KIND, what, attempt, &e)
+        })?;
         let token = outbox.context().register_source(SourceKind::Listener);
         Ok(TcpIn {
             config,
@@ -165,29 +147,6 @@ fn keep_small_read(buf: &mut BytesMut) {
     if buf.len() <= SMALL_READ {
         *buf = BytesMut::from(&buf[..]);
     }
-}
-
-/// Clients whose handshake the kernel completes before the proxy accepts
-/// them (the kernel caps it at `net.core.somaxconn`, 4,096 by default).
-/// When every client of a relay reconnects at once (a restart, a network
-/// blip), those beyond the queue have their SYN dropped and retry only 1,
-/// 3, 7 s later. The benchmark's 10,000 clients connecting back to back
-/// took 0.28 to 30.7 s with `std`'s 128 (3 runs), 0.24 to 0.30 s with
-/// this. haproxy sizes it from `maxconn`, nginx asks for 511.
-const BACKLOG: u32 = 4096;
-
-/// A listening socket on `addr` with [`BACKLOG`]; `SO_REUSEADDR` as
-/// `std`'s bind sets it, so a restarted proxy can listen again while its
-/// old connections are in TIME_WAIT.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(BACKLOG)
 }
 
 impl Module for TcpIn {

@@ -70,8 +70,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::context::Context;
-use crate::proxy::{Module, StartError};
+use crate::proxy::Module;
 use crate::queue::{Batch, Receiver, Sender};
+use crate::start_error::{Attempt, StartError};
 
 const KIND: &str = "tcp.out";
 
@@ -124,7 +125,10 @@ impl TcpOut {
         let what = format!("cannot resolve {}:{}", config.host, config.port);
         let address = (config.host, config.port)
             .to_socket_addrs()
-            .map_err(|e| StartError::io(config.name, KIND, &what, &e))?
+            .map_err(|e| {
+                let attempt = Attempt::Resolve { host: config.host };
+                StartError::io(config.name, KIND, &what, attempt, &e)
+            })?
             .next()
             .ok_or_else(|| StartError::new(config.name, KIND, format!("{what}: no address")))?;
         // Down until connected: a roundrobin does not deal events to an
