@@ -13,15 +13,25 @@ struct Run {
 }
 
 fn wbc(args: &[&str]) -> Run {
-    let child = Command::new(env!("CARGO_BIN_EXE_wbc"))
+    wbc_fed(args, None)
+}
+
+/// [`wbc`] with `input` on its standard input (none: `/dev/null`).
+fn wbc_fed(args: &[&str], input: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wbc"))
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+        .stdin(input.map_or_else(Stdio::null, |_| Stdio::piped()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wbc");
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        use std::io::Write as _;
+        // Small enough for the pipe's buffer; dropping `stdin` ends it.
+        stdin.write_all(text.as_bytes()).expect("feed wbc");
+    }
     let output = finish(child);
     Run {
         code: output.status.code().expect("exit code, not a signal"),
@@ -381,4 +391,56 @@ fn closed_stdout_is_not_a_panic() {
     let output = finish(child);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// `-` is standard input for the commands that read a routing file and
+/// print: `check` names it `<stdin>`, `fmt -` writes the formatted text to
+/// stdout (as editors call formatters), `expand -` prints the table; `build`
+/// and `run`, which name the binary after the file, refuse it with help.
+#[test]
+fn a_dash_reads_standard_input() {
+    let bad = "a = tcp.in(port: 1)\na -> zz\n";
+    let r = wbc_fed(&["check", "-"], Some(bad));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("┌─ <stdin>:2:6"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("module `zz` is not declared"),
+        "{}",
+        r.stderr
+    );
+
+    let r = wbc_fed(&["check", "--format", "json", "-"], Some(bad));
+    assert!(r.stdout.contains("\"file\":\"<stdin>\""), "{}", r.stdout);
+
+    let messy = "a=tcp.in(port:1)\nb = null\na->b\n";
+    let r = wbc_fed(&["fmt", "-"], Some(messy));
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert_eq!(r.stdout, "a = tcp.in(port: 1)\nb = null\na -> b\n");
+    let r = wbc_fed(&["fmt", "-"], Some(&r.stdout));
+    assert_eq!(
+        r.stdout, "a = tcp.in(port: 1)\nb = null\na -> b\n",
+        "formatted text is printed unchanged"
+    );
+
+    let r = wbc_fed(&["fmt", "--check", "-"], Some(messy));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (1, "<stdin>\n"),
+        "{}",
+        r.stderr
+    );
+
+    let r = wbc_fed(&["expand", "-"], Some(messy));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("a.outbox -> b.inbox"), "{}", r.stdout);
+
+    for command in ["build", "run"] {
+        let r = wbc_fed(&[command, "-"], Some(messy));
+        assert_eq!(r.code, 2, "{command}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("error: `wbc build` and `wbc run` build a routing file, not standard input\nhelp: save the routing to a file"),
+            "{command}: {}",
+            r.stderr
+        );
+    }
 }

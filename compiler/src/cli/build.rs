@@ -68,6 +68,12 @@ pub fn build_file(
     profile: Profile,
     emit_crate: Option<&Path>,
 ) -> Result<Built, ExitCode> {
+    if source::is_stdin(path) {
+        // The binary is named after the file, and `--version` prints it.
+        errln!("error: `wbc build` and `wbc run` build a routing file, not standard input");
+        errln!("help: save the routing to a file, then build that");
+        return Err(ExitCode::from(USAGE));
+    }
     let Some(src) = source::read(path) else {
         return Err(ExitCode::from(USAGE));
     };

@@ -9,7 +9,7 @@ use super::{source, FAILURE, SUCCESS, USAGE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Routing files to check
+    /// Routing files to check (`-` reads standard input)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// `human` (rustc-style, on stderr) or `json` (one object per line, on stdout)
@@ -39,7 +39,7 @@ pub fn run(args: Args) -> ExitCode {
             unreadable = true;
             continue;
         };
-        let name = path.display().to_string();
+        let name = source::name(path);
         let diagnostics = diagnose(&src);
         errors += diagnostics
             .iter()

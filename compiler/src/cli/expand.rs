@@ -9,7 +9,7 @@ use super::{source, FAILURE, SUCCESS, USAGE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The routing file to expand
+    /// The routing file to expand (`-` reads standard input)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }
@@ -32,7 +32,7 @@ pub fn checked_graph(path: &Path) -> Result<(Graph, String), ExitCode> {
         return Err(ExitCode::from(USAGE));
     };
     let checked = wbc::check::check_source(&src);
-    let name = path.display().to_string();
+    let name = source::name(path);
     err!(
         "{}",
         wbc::render::human(&checked.diagnostics, &name, &src, source::stderr_color())

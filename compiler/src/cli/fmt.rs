@@ -1,14 +1,17 @@
 //! `wbc fmt FILE... [--check]`: rewrite files in the canonical layout
-//! (see `wbc::fmt`). Files with syntax errors are never rewritten.
+//! (see `wbc::fmt`). Files with syntax errors are never rewritten. `-`
+//! formats standard input to standard output, as editors call formatters.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use wbc::build::io_reason;
 
 use super::{source, FAILURE, SUCCESS, USAGE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Routing files to format in place
+    /// Routing files to format in place (`-`: standard input to standard output)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Change nothing; list the files that would change and exit 1 if any
@@ -24,13 +27,14 @@ pub fn run(args: Args) -> ExitCode {
             unreadable = true;
             continue;
         };
-        let name = path.display().to_string();
+        let name = source::name(path);
         match wbc::fmt::format(&src) {
             Err(diagnostics) => {
                 err!("{}", wbc::render::human(&diagnostics, &name, &src, color));
                 errln!("error: `{name}` has syntax errors; not formatted");
                 failed = true;
             }
+            Ok(formatted) if source::is_stdin(path) && !args.check => out!("{formatted}"),
             Ok(formatted) if formatted == src => {}
             Ok(_) if args.check => {
                 outln!("{name}");
@@ -38,7 +42,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             Ok(formatted) => {
                 if let Err(e) = std::fs::write(path, formatted) {
-                    errln!("error: cannot write `{name}`: {e}");
+                    errln!("error: cannot write `{name}`: {}", io_reason(&e));
                     unreadable = true;
                 }
             }

@@ -8,7 +8,7 @@ use super::SUCCESS;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The routing file to draw
+    /// The routing file to draw (`-` reads standard input)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// `dot` (Graphviz) or `mermaid`

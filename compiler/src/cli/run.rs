@@ -40,7 +40,11 @@ pub fn run(args: Args) -> ExitCode {
     let mut command = Command::new(&built.binary);
     command.args(&args.args);
     let error = exec(command);
-    errln!("error: cannot run `{}`: {error}", built.binary.display());
+    errln!(
+        "error: cannot run `{}`: {}",
+        built.binary.display(),
+        wbc::build::io_reason(&error)
+    );
     ExitCode::from(FAILURE)
 }
 
