@@ -154,8 +154,9 @@ pub static EXPLANATIONS: &[Explanation] = &[
     },
     Explanation {
         code: Code::E0012,
-        text: "Two `tcp.in` modules listen on the same host and port; the second could not \
-               start. A listener on `0.0.0.0` also takes every other address of the machine.",
+        text: "Two modules that listen (`tcp.in`, `metrics.prometheus`) ask for the same \
+               host and port; the second could not start. A listener on `0.0.0.0` also takes \
+               every other address of the machine.",
         wrong: "web    = tcp.in(port: 10000)\napi    = tcp.in(port: 10000)\noutput = tcp.out(port: 20000)\n\
                 funnel(web, api) -> output\n",
         fixed: "web    = tcp.in(port: 10000)\napi    = tcp.in(port: 10001)\noutput = tcp.out(port: 20000)\n\
