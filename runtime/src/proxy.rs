@@ -124,6 +124,9 @@ pub struct Report {
     pub queues: Vec<QueueReport>,
     /// Modules whose task panicked (a bug); the proxy then drains and ends.
     pub failed_modules: Vec<&'static str>,
+    /// Outputs that were down (not connected) when a drain that did not
+    /// finish ended: where the undelivered events were waiting to go.
+    pub down_outputs: Vec<&'static str>,
 }
 
 impl Report {
@@ -275,6 +278,12 @@ impl Proxy {
                     false
                 }
             };
+        // Before the modules finish, which disconnects the outputs too.
+        let down_outputs = if drained {
+            Vec::new()
+        } else {
+            down_outputs(&ctx)
+        };
         ctx.begin_finishing();
         self.finish(drained).await;
         // After the modules finished: what they flushed meanwhile is out, and
@@ -287,6 +296,7 @@ impl Proxy {
             metrics_dropped,
             queues: self.final_counters(),
             failed_modules: std::mem::take(&mut self.failed_modules),
+            down_outputs,
         };
         log_report(&report);
         report
@@ -383,7 +393,30 @@ fn log_report(report: &Report) {
     }
     if report.drained && report.undelivered == 0 {
         tracing::info!("drained, every event delivered");
-    } else {
+    } else if report.down_outputs.is_empty() {
         tracing::error!("{} events left undelivered", report.undelivered);
+    } else {
+        let down: Vec<String> = report
+            .down_outputs
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect();
+        tracing::error!(
+            "{} events left undelivered; down when the drain ended: {}",
+            report.undelivered,
+            down.join(", ")
+        );
     }
+}
+
+/// The outputs whose `connected` value is 0 (see [`crate::Registry::module_metric`]).
+fn down_outputs(ctx: &Context) -> Vec<&'static str> {
+    ctx.metrics()
+        .modules()
+        .into_iter()
+        .filter(|m| {
+            m.metric == "connected" && m.value.load(std::sync::atomic::Ordering::Relaxed) == 0
+        })
+        .map(|m| m.module)
+        .collect()
 }

@@ -21,7 +21,8 @@
 //!
 //! A second trigger (second signal), a stop trigger while draining because
 //! input ended, or the drain timeout skips to finishing at once; the report
-//! then names how many events were left undelivered, and `launch` exits 1.
+//! then names how many events were left undelivered and which outputs were
+//! down at that moment (where they were waiting to go), and `launch` exits 1.
 //! A module whose task panics also starts the drain (and makes the exit 1).
 //!
 //! A sink must count an event as delivered only once it is really out of

@@ -90,8 +90,9 @@ pub fn shutdown_with_backend_down_reports_undelivered() {
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
     assert_eq!(counted_in, Some(n), "{log}");
     assert!(
-        log.lines()
-            .any(|l| l.contains(&format!("{n} events left undelivered"))),
-        "{log}"
+        log.lines().any(|l| l.contains(&format!(
+            "{n} events left undelivered; down when the drain ended: `output`"
+        ))),
+        "the log names the output that was down:\n{log}"
     );
 }
