@@ -50,6 +50,16 @@ where
     };
     init_tracing(&flags.log_level);
     crate::allocator::tune();
+    match crate::fd_limit::raise() {
+        Ok((before, after)) if after > before => {
+            tracing::debug!("open-file limit raised from {before} to {after}, the hard limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            "cannot raise the open-file limit: {}",
+            crate::proxy::describe_io_error(&e)
+        ),
+    }
     let runtime = match build_runtime(flags.threads, flags.coalesce) {
         Ok(rt) => rt,
         Err(e) => {

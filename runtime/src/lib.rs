@@ -12,6 +12,7 @@
 mod allocator;
 mod coalesce;
 pub mod context;
+mod fd_limit;
 mod launch;
 pub mod metrics;
 pub mod modules;

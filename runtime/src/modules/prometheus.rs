@@ -46,7 +46,7 @@ use prometheus_client::metrics::MetricType;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::listen::listen;
+use super::listen::{listen, AcceptErrors};
 use crate::context::Context;
 use crate::metrics::Registry;
 use crate::{Module, StartError};
@@ -115,9 +115,11 @@ async fn serve(module: Prometheus) {
         tracing::error!("module `{name}` ({KIND}) was never attached to a proxy; not serving");
         return;
     };
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!("module `{name}` ({KIND}) serves metrics on http://{addr}/metrics");
-    }
+    let shown = listener
+        .local_addr()
+        .map_or("its port".to_string(), |a| a.to_string());
+    tracing::info!("module `{name}` ({KIND}) serves metrics on http://{shown}/metrics");
+    let mut accept_errors = AcceptErrors::default();
     let exposition = Arc::new(Exposition::new(ctx.clone()));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -134,7 +136,9 @@ async fn serve(module: Prometheus) {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!("module `{name}` ({KIND}) cannot accept: {e}");
+                    if let Some(warning) = accept_errors.note(name, KIND, &shown, &e, std::time::Instant::now()) {
+                        tracing::warn!("{warning}");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

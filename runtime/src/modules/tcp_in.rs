@@ -46,7 +46,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::listen::listen;
+use super::listen::{listen, AcceptErrors};
 use crate::context::Context;
 use crate::proxy::Module;
 use crate::queue::{Batch, Sender};
@@ -171,6 +171,8 @@ async fn accept_loop(module: TcpIn) {
     tracing::info!("module `{}` ({KIND}) listening on {address}", config.name);
     let ctx = outbox.context().clone();
     let mut clients = JoinSet::new();
+    let mut accept_errors = AcceptErrors::default();
+    let shown = address.to_string();
     loop {
         tokio::select! {
             _ = token.stopping() => break,
@@ -189,7 +191,9 @@ async fn accept_loop(module: TcpIn) {
                 // Out of file descriptors and the like: the listener stays
                 // usable; pause briefly instead of spinning on the error.
                 Err(e) => {
-                    tracing::warn!("module `{}` ({KIND}) cannot accept a client on {address}: {e}", config.name);
+                    if let Some(warning) = accept_errors.note(config.name, KIND, &shown, &e, std::time::Instant::now()) {
+                        tracing::warn!("{warning}");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             },

@@ -24,7 +24,8 @@
 //!
 //! Beyond them: concurrent and idle clients, a burst of connections, the
 //! `--coalesce` flag, retry without a `failed` queue, the residue of a reset
-//! backend, start-up errors, SIGTERM with the backend down.
+//! backend, start-up errors, SIGTERM with the backend down, the open-file
+//! limit.
 //!
 //! `cargo test -p wbc-runtime --test scenarios -- failover` runs the
 //! failover cases; `WBC_TEST_SHOW_LOG=1` echoes the proxies' logs. Cases
@@ -37,6 +38,7 @@ mod clients;
 mod coalesce;
 #[path = "../../../tests/support/common.rs"]
 mod common;
+mod descriptors;
 mod failover;
 mod forwarding;
 mod graphs;
@@ -73,6 +75,8 @@ const CASES: &[Case] = cases![
     clients::concurrent_clients_each_in_order,
     clients::idle_clients_cost_little,
     clients::connection_burst_waits_in_the_accept_queue,
+    descriptors::descriptors_soft_limit_is_raised_to_the_hard_one,
+    descriptors::descriptors_exhausted_warns_once_and_loses_nothing,
     coalesce::coalesce_holds_a_line_that_follows_another_but_not_one_after_a_quiet_spell,
     forwarding::metrics_graphite_counts_scenario_1,
     shutdown::shutdown_sigterm_mid_transfer_delivers_everything_read,

@@ -26,8 +26,37 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts graph `graph` with `vars` (name, value) and proxy flags `args`.
     pub fn start(graph: &str, vars: &[(&str, String)], args: &[&str]) -> ProxyProcess {
+        Self::start_with_nofile(graph, vars, args, None)
+    }
+
+    /// [`ProxyProcess::start`] with the open-file limit set to `(soft,
+    /// hard)` in the child before it runs, as a shell's `ulimit` would.
+    pub fn start_with_nofile(
+        graph: &str,
+        vars: &[(&str, String)],
+        args: &[&str],
+        nofile: Option<(u64, u64)>,
+    ) -> ProxyProcess {
         let exe = std::env::current_exe().expect("own executable");
         let mut cmd = Command::new(exe);
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            // SAFETY: setrlimit is async-signal-safe and reads `limit`, a
+            // copy owned by the closure.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         cmd.env(GRAPH_VAR, graph)
             .args(args)
             .stdin(Stdio::null())
