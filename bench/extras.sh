@@ -180,4 +180,26 @@ if [[ " $EXTRAS " == *" build "* ]]; then
     times+=("$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')")
   done
   extra "warm wbc build of a changed routing file (3 changes, s): ${times[*]:-failed}; target under 10 s"
+  # Large files: the wiring function grows with the file (runtime/src/wiring.rs says why it
+  # stays linear). A changed first port each time, so main.rs changes.
+  big_file() { # kind n first_port
+    awk -v kind="$1" -v n="$2" -v p="$3" 'BEGIN {
+      if (kind == "pairs") {
+        for (i = 0; i < n; i++) printf "in_%d = tcp.in(port: %d)\nout_%d = tcp.out(port: %d)\nin_%d -> out_%d\n", i, p + i, i, 30000 + i, i, i
+      } else {
+        printf "input = tcp.in(port: %d)\n", p
+        for (i = 0; i < n; i++) { printf "o_%d = tcp.out(port: %d)\n", i, 30000 + i; members = members (i ? ", " : "") "o_" i }
+        printf "input -> roundrobin(%s) fallback funnel\n", members
+      }
+    }'
+  }
+  for big in "pairs 200" "rr 1000"; do
+    big_file $big $((10000 + RANDOM % 5000)) > "$OUT/big.wb"
+    s=$(date +%s.%N)
+    if "$WBC" build "$OUT/big.wb" -o "$BIN/big" > "$OUT/build-big.log" 2>&1; then
+      t=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    else t=failed; log "build of a large file ($big) failed, see $OUT/build-big.log"; fi
+    case $big in pairs*) what="200 tcp.in -> tcp.out pairs (400 modules)" ;; *) what="roundrobin of 1,000 tcp.out with fallback funnel" ;; esac
+    extra "warm wbc build of a large routing file, $what (s): $t"
+  done
 fi

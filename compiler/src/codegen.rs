@@ -1,9 +1,11 @@
 //! Code generation: a checked [`Graph`] becomes the `main.rs` of a proxy crate.
 //!
 //! The generated program is the runtime contract of `wbc-runtime` written
-//! out for one graph (see TEAM.md, "Runtime contract"): one typed queue per
-//! connection, then one `proxy.spawn(Kind::new(KindConfig { .. }, inputs,
-//! outputs)?)` per module, with flow-module arities as const generics. There
+//! out for one graph (see ARCHITECTURE.md, "The compiler/runtime contract"): one typed queue per
+//! connection (its ends wrapped in `QueueEnd`s, which keeps a large file's
+//! wiring fast to compile), then one `proxy.start(Kind::new(KindConfig { ..
+//! }, inputs, outputs))` per module, with flow-module arities as const
+//! generics. There
 //! is no `dyn`, no match on a kind at run time and no lookup by name: every
 //! decision is taken here, at compile time.
 //!

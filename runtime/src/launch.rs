@@ -72,10 +72,15 @@ where
     };
     let code = runtime.block_on(async move {
         let mut proxy = Proxy::new(flags.options);
-        if let Err(e) = wire(&mut proxy) {
-            eprintln!("error: {e}");
-            if let Some(help) = &e.help {
-                eprintln!("  = help: {help}");
+        let wired = wire(&mut proxy);
+        let mut errors = proxy.take_start_errors();
+        errors.extend(wired.err());
+        if !errors.is_empty() {
+            for e in &errors {
+                eprintln!("error: {e}");
+                if let Some(help) = &e.help {
+                    eprintln!("  = help: {help}");
+                }
             }
             return ExitCode::FAILURE;
         }

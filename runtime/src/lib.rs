@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod queue;
 pub mod shutdown;
 pub mod start_error;
+mod wiring;
 
 pub use context::Context;
 pub use launch::{launch, launch_with_args};
@@ -27,3 +28,4 @@ pub use metrics::{Counters, QueueStats, Registry};
 pub use proxy::{describe_io_error, Module, Proxy, ProxyInfo, ProxyOptions, Report, StartError};
 pub use queue::{Batch, Lines, Receiver, SendError, Sender, TryRecv};
 pub use shutdown::{SourceKind, SourceToken};
+pub use wiring::{hold_ends, QueueEnd};

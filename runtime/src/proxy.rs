@@ -164,6 +164,7 @@ pub struct Proxy {
     tasks: JoinSet<()>,
     names: HashMap<Id, &'static str>,
     failed_modules: Vec<&'static str>,
+    start_errors: Vec<StartError>,
 }
 
 impl Proxy {
@@ -174,6 +175,7 @@ impl Proxy {
             tasks: JoinSet::new(),
             names: HashMap::new(),
             failed_modules: Vec::new(),
+            start_errors: Vec::new(),
         }
     }
 
@@ -232,6 +234,28 @@ impl Proxy {
             },
             internal,
         )
+    }
+
+    /// Starts a module that could be made, or keeps the reason it could not
+    /// and goes on, so that one start reports every module that cannot
+    /// start (two ports in use are two errors, not one per attempt);
+    /// `launch` prints them and exits 1 before the proxy runs. Generated
+    /// code calls this for every module.
+    ///
+    /// Never inlined: it runs once per module, and inlined hundreds of
+    /// times into the one wiring function it would only make that function
+    /// slower to compile (see [`crate::QueueEnd`]).
+    #[inline(never)]
+    pub fn start<M: Module>(&mut self, module: Result<M, StartError>) {
+        match module {
+            Ok(module) => self.spawn(module),
+            Err(error) => self.start_errors.push(error),
+        }
+    }
+
+    /// The errors [`Proxy::start`] kept, in the order of the modules.
+    pub fn take_start_errors(&mut self) -> Vec<StartError> {
+        std::mem::take(&mut self.start_errors)
     }
 
     /// Starts a module's task.

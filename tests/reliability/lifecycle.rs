@@ -150,6 +150,50 @@ fn start_error_file_permission_denied_is_one_clear_line() {
     assert_help_follows(&stderr, &format!("the proxy's user may not write `{path}`"));
 }
 
+/// Case 7d: two inputs whose ports are both taken. One start reports both,
+/// each with its help, in the file's order, so a fix-and-retry loop is not
+/// needed to find the second.
+#[test]
+fn start_errors_of_two_modules_are_both_reported() {
+    let dir = temp_dir("two-taken");
+    let taken = [
+        TcpListener::bind("127.0.0.1:0").expect("take a port"),
+        TcpListener::bind("127.0.0.1:0").expect("take a port"),
+    ];
+    let [p1, p2] = taken
+        .each_ref()
+        .map(|l| l.local_addr().expect("addr").port());
+    let routing = format!(
+        "a = tcp.in(port: {p1})\nb = tcp.in(port: {p2})\nout = null\nfunnel(a, b) -> out\n"
+    );
+    let binary = build(&dir, &routing);
+    let (code, stderr) = run_to_exit(&binary);
+    drop(taken);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    println!(
+        "figures start_errors_two_modules: exit={code:?} errors={}",
+        errors.len()
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        errors,
+        [
+            format!("error: module `a` (tcp.in) cannot listen on 127.0.0.1:{p1}: address already in use"),
+            format!("error: module `b` (tcp.in) cannot listen on 127.0.0.1:{p2}: address already in use"),
+        ],
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("= help: another process holds port").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// The last value of `counter` in the final counters the proxy logs for
 /// the queue whose line contains `queue`.
 fn final_counter(log: &str, queue: &str, counter: &str) -> Option<u64> {

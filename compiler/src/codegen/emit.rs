@@ -30,8 +30,11 @@ pub(super) fn program(
         } else {
             quote!(queue)
         };
+        // Wrapped: see the runtime's `wiring` module for why.
         quote! {
-            let (#tx, #rx) = proxy.#make(#from_module, #from_queue, #to_module, #to_queue);
+            let (#tx, #rx) = wbc_runtime::hold_ends(
+                proxy.#make(#from_module, #from_queue, #to_module, #to_queue),
+            );
         }
     });
     let spawns = plan
@@ -96,8 +99,12 @@ fn imports(graph: &Graph, plan: &Plan) -> Result<TokenStream, CodegenError> {
     Ok(quote! { #duration #modules })
 }
 
-/// `let mI: Kind<N> = Kind::new(KindConfig { .. }, inputs.., outputs..)?;
-/// proxy.spawn(mI);` (a binding keeps the formatted code flat).
+/// `let mI: Result<Kind<N>, _> = Kind::new(KindConfig { .. }, inputs..,
+/// outputs..);
+/// proxy.start(mI);` (a binding keeps the formatted code flat). No `?`:
+/// `start` keeps a module's start error and the wiring goes on, so every
+/// module that cannot start is reported, and the wiring function has no
+/// early return that would drop the queue ends still held.
 fn spawn(index: usize, module: &Module, plan: &ModulePlan) -> Result<TokenStream, CodegenError> {
     let runtime = module.kind.runtime;
     let kind = ident(runtime)?;
@@ -115,7 +122,7 @@ fn spawn(index: usize, module: &Module, plan: &ModulePlan) -> Result<TokenStream
     let arities: Vec<Literal> = plan.arities().map(Literal::usize_unsuffixed).collect();
     // The arity is spelled in the binding's type (`RoundRobin<2>`), which
     // formats better than a turbofish and is checked against the array.
-    let annotation = (!arities.is_empty()).then(|| quote! { : #kind<#(#arities),*> });
+    let annotation = (!arities.is_empty()).then(|| quote! { : Result<#kind<#(#arities),*>, _> });
     let inputs = plan.inputs.iter().map(|p| param(p, End::Receiver));
     let outputs = plan.outputs.iter().map(|p| param(p, End::Sender));
     let var = format_ident!("m{}", index);
@@ -124,8 +131,8 @@ fn spawn(index: usize, module: &Module, plan: &ModulePlan) -> Result<TokenStream
             #config { name: #name, #(#fields,)* },
             #(#inputs,)*
             #(#outputs,)*
-        )?;
-        proxy.spawn(#var);
+        );
+        proxy.start(#var);
     })
 }
 
@@ -135,7 +142,8 @@ enum End {
     Receiver,
 }
 
-/// The variable holding one end of connection `index`: `q3_tx` / `q3_rx`.
+/// The variable holding one end of connection `index`: `q3_tx` / `q3_rx`,
+/// a `QueueEnd` that its module's constructor gets with `.take()`.
 fn queue_end(index: usize, end: End) -> Ident {
     match end {
         End::Sender => format_ident!("q{}_tx", index),
@@ -147,16 +155,16 @@ fn param(param: &Param, end: End) -> TokenStream {
     match param {
         Param::One(i) => {
             let var = queue_end(*i, end);
-            quote! { #var }
+            quote! { #var.take() }
         }
         Param::Optional(Some(i)) => {
             let var = queue_end(*i, end);
-            quote! { Some(#var) }
+            quote! { Some(#var.take()) }
         }
         Param::Optional(None) => quote! { None },
         Param::Array(ends) => {
             let vars = ends.iter().map(|i| queue_end(*i, end));
-            quote! { [#(#vars),*] }
+            quote! { [#(#vars.take()),*] }
         }
     }
 }

@@ -104,13 +104,19 @@ fn failover_graph() -> Graph {
 fn failover_graph_has_const_arities_and_optional_failed_queues() {
     let code = generate(&failover_graph(), &source()).unwrap();
     assert!(
-        code.contains("let m3: RoundRobin<2> = RoundRobin::new("),
+        code.contains("let m3: Result<RoundRobin<2>, _> = RoundRobin::new("),
         "{code}"
     );
-    assert!(code.contains("let m4: Funnel<3> = Funnel::new("), "{code}");
-    assert!(code.contains("[q2_tx, q3_tx]"), "{code}");
-    assert!(code.contains("[q0_rx, q4_rx, q5_rx]"), "{code}");
-    assert!(code.contains("Some(q4_tx)"), "{code}");
+    assert!(
+        code.contains("let m4: Result<Funnel<3>, _> = Funnel::new("),
+        "{code}"
+    );
+    assert!(code.contains("[q2_tx.take(), q3_tx.take()]"), "{code}");
+    assert!(
+        code.contains("[q0_rx.take(), q4_rx.take(), q5_rx.take()]"),
+        "{code}"
+    );
+    assert!(code.contains("Some(q4_tx.take())"), "{code}");
     assert!(
         code.contains("reconnect: Duration::from_millis(1000)"),
         "{code}"
@@ -126,7 +132,7 @@ fn unconnected_failed_queue_is_none() {
     connect(&mut g, ("input", "outbox"), ("output", "inbox"));
     let code = generate(&g, &source()).unwrap();
     assert!(
-        code.contains("q0_rx,\n") && code.contains("None,"),
+        code.contains("q0_rx.take(),\n") && code.contains("None,"),
         "{code}"
     );
     assert!(code.contains("max_line: 1048576"), "{code}");
@@ -160,7 +166,7 @@ fn missing_required_queue_is_an_error_not_a_panic() {
     // The funnel has no inputs (fine: arity 0); stdout gets f's outbox.
     assert!(generate(&g, &source())
         .unwrap()
-        .contains("let m0: Funnel<0> = Funnel::new("));
+        .contains("let m0: Result<Funnel<0>, _> = Funnel::new("));
     g.modules.push(tcp_out("lonely", 1, "h"));
     connect(&mut g, ("lonely", "failed"), ("f", "in"));
     let err = generate(&g, &source()).unwrap_err();
@@ -382,4 +388,32 @@ fn empty_graph_generates_a_program_without_unused_bindings() {
     assert!(!code.contains("use wbc_runtime::modules"), "{code}");
     let code = generate(&failover_graph(), &source()).unwrap();
     assert!(code.contains("|proxy: &mut wbc_runtime::Proxy|"), "{code}");
+}
+
+/// The shape that keeps a large file's wiring fast to compile (the
+/// runtime's `wiring` module): every queue's ends are held as `QueueEnd`s,
+/// every module goes to `proxy.start`, and nothing returns early, so the
+/// wiring function has no path that drops the ends it still holds.
+#[test]
+fn wiring_holds_wrapped_ends_and_never_returns_early() {
+    let graph = failover_graph();
+    let code = generate(&graph, &source()).unwrap();
+    assert_eq!(
+        code.matches("wbc_runtime::hold_ends(").count(),
+        graph.connections.len(),
+        "{code}"
+    );
+    assert_eq!(
+        code.matches("proxy.start(m").count(),
+        graph.modules.len(),
+        "{code}"
+    );
+    assert!(!code.contains('?'), "{code}");
+    assert!(!code.contains("proxy.spawn"), "{code}");
+    for i in 0..graph.connections.len() {
+        for end in ["tx", "rx"] {
+            let uses = code.matches(&format!("q{i}_{end}.take()")).count();
+            assert_eq!(uses, 1, "q{i}_{end} goes to one module: {code}");
+        }
+    }
 }

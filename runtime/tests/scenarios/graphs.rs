@@ -1,5 +1,5 @@
 //! The hand-wired graphs a proxy child process can run, written exactly as
-//! code generation will write them (see the runtime contract in TEAM.md).
+//! code generation will write them (see the compiler/runtime contract in ARCHITECTURE.md).
 //!
 //! Variables: `WBC_TEST_IN` (tcp.in port), `WBC_TEST_OUT` (comma-separated
 //! tcp.out ports), `WBC_TEST_METRICS` (optional: a metrics.graphite module
