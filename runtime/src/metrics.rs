@@ -72,6 +72,13 @@ pub struct QueueEntry {
     pub stats: Arc<QueueStats>,
 }
 
+/// The per-module value of an output: 1 while connected, 0 while down
+/// (read by the metrics modules, and by the final report, which names the
+/// outputs that were down).
+pub const CONNECTED: &str = "connected";
+/// The per-module count of an output's reconnections.
+pub const RECONNECTS: &str = "reconnects";
+
 /// One named per-module value (`connected`, `reconnects`, ...).
 #[derive(Debug, Clone)]
 pub struct ModuleMetric {

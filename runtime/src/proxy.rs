@@ -433,13 +433,14 @@ fn log_report(report: &Report) {
     }
 }
 
-/// The outputs whose `connected` value is 0 (see [`crate::Registry::module_metric`]).
+/// The outputs whose [`CONNECTED`](crate::metrics::CONNECTED) value is 0.
 fn down_outputs(ctx: &Context) -> Vec<&'static str> {
     ctx.metrics()
         .modules()
         .into_iter()
         .filter(|m| {
-            m.metric == "connected" && m.value.load(std::sync::atomic::Ordering::Relaxed) == 0
+            m.metric == crate::metrics::CONNECTED
+                && m.value.load(std::sync::atomic::Ordering::Relaxed) == 0
         })
         .map(|m| m.module)
         .collect()

@@ -48,7 +48,7 @@ use tokio::sync::Semaphore;
 
 use super::listen::{listen, AcceptErrors};
 use crate::context::Context;
-use crate::metrics::Registry;
+use crate::metrics::{Registry, CONNECTED, RECONNECTS};
 use crate::{Module, StartError};
 
 const KIND: &str = "metrics.prometheus";
@@ -306,13 +306,13 @@ fn encode_module_values(
     names.dedup();
     for metric in names {
         let (family_name, help, kind) = match metric {
-            "connected" => (
+            CONNECTED => (
                 "wbc_module_connected".to_string(),
                 "1 while the module is connected to its destination, 0 while it is down."
                     .to_string(),
                 MetricType::Gauge,
             ),
-            "reconnects" => (
+            RECONNECTS => (
                 "wbc_module_reconnects".to_string(),
                 "Times the module reconnected to its destination.".to_string(),
                 MetricType::Counter,

@@ -70,6 +70,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::context::Context;
+use crate::metrics::{CONNECTED, RECONNECTS};
 use crate::proxy::Module;
 use crate::queue::{Batch, Receiver, Sender};
 use crate::start_error::{Attempt, StartError};
@@ -135,8 +136,8 @@ impl TcpOut {
         // output that has never reached its backend.
         inbox.lock();
         let metrics = inbox.context().metrics();
-        let connected = metrics.module_metric(config.name, "connected");
-        let reconnects = metrics.module_metric(config.name, "reconnects");
+        let connected = metrics.module_metric(config.name, CONNECTED);
+        let reconnects = metrics.module_metric(config.name, RECONNECTS);
         Ok(TcpOut {
             config,
             address,
