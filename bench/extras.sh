@@ -1,9 +1,10 @@
 # bench/extras.sh - the one-client measurements of bench/run.sh (section 8): latency at half
-# load, RSS with 10,000 idle connections and with 10,000 agents that send a line every second
-# (their CPU and the backend's too; both also with IDLE_PEERS=4000 beside the peers; agents
-# also through wbc-one with `linger: 1ms` and with `--coalesce 1ms`), warm `wbc build`. Sourced
-# by run.sh after the throughput table, whose results (RES, LINES) give the latency rates;
-# not run on its own.
+# load, p99 against the offered rate (wbc-one, socat, haproxy), RSS with 10,000 idle
+# connections and with 10,000 agents that send a line every second (their CPU and the
+# backend's too; both also with IDLE_PEERS=4000 beside the peers; agents also through
+# wbc-one with `linger: 1ms` and with `--coalesce 1ms`), warm `wbc build`. Sourced by run.sh
+# after the throughput table, whose results (RES, LINES) give the latency rates; not run on
+# its own.
 # shellcheck shell=bash
 
 : > "$EXTRA"
@@ -37,7 +38,7 @@ latency_row() { # row cmd rate rep
   local f=$d/latency.txt
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$rate" "$rep" "$(kv "$f" achieved_rate)" "$(kv "$f" p50_us)" \
     "$(kv "$f" p99_us)" "$(kv "$f" p999_us)" "$(kv "$f" slow_ms)" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$(kv "$f" tool_late_p99_us)" "$(kv "$f" arrival_p99_us)" >> "$LAT"
+    "$(kv "$f" tool_late_p99_us)" "$(kv "$f" arrival_p99_us)" >> "${LAT_TSV:-$LAT}"
   log "  latency $row at $rate lines/s, rep $rep: $(cat "$f")"
 }
 # Every relay of a rate point is measured at the same offered rate, LAT_REPS times,
@@ -53,9 +54,35 @@ latency_table() {
     for (i = 1; i <= n; i++) { split(order[i], kk, SUBSEP)
       printf "%-10s %-10s %12.0f %9.1f %9.1f %9.1f %9.1f %9.1f  %-30s %s\n", kk[1], kk[2], med(ach[order[i]]), med(p50[order[i]]), med(p99[order[i]]), med(p999[order[i]]), med(late[order[i]]), med(arr[order[i]]), p99[order[i]], slow[order[i]] } }' "$LAT"
 }
+latency_cmd() { # row -> the command that runs it ("" for limit: no relay); fails if not built
+  case $1 in
+    limit) echo "" ;;
+    haproxy) echo "haproxy -db -f $CFG/haproxy.cfg" ;;
+    # A relay that only copies (reads as large as tcp.in's largest): the tail that the
+    # machine leaves a relay doing no work of its own, at the same offered rate.
+    socat) echo "socat -b 262144 TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1" ;;
+    ref-rr) echo "$TARGET/minrelay $L $B1 $B2" ;;
+    wbc-one-coalesce) [ -x "$BIN/wbc-one" ] && echo "$BIN/wbc-one --coalesce 1ms" ;;
+    *) [ -x "$BIN/$1" ] && echo "$BIN/$1" ;;
+  esac
+}
+latency_points() { # "rate|row row ..." ...: each row at each rate, LAT_REPS times, interleaved
+  local point rate rep row cmd
+  for point in "$@"; do
+    rate=${point%%|*}
+    for ((rep = 1; rep <= LAT_REPS; rep++)); do
+      for row in ${point#*|}; do
+        cmd=$(latency_cmd "$row") || continue
+        latency_row "$row" "$cmd" "$rate" "$rep" || true
+      done
+    done
+  done
+}
+LAT_REPS=${LAT_REPS:-3}
+LAT_HEAD='row\trate\trep\tachieved\tp50_us\tp99_us\tp999_us\tslow_ms\tload1\ttool_late_p99_us\tarrival_p99_us\n'
 if [[ " $EXTRAS " == *" latency "* ]]; then
-  LAT=$OUT/latency.tsv; LAT_REPS=${LAT_REPS:-3}; : > "$OUT/stalls.txt"
-  printf 'row\trate\trep\tachieved\tp50_us\tp99_us\tp999_us\tslow_ms\tload1\ttool_late_p99_us\tarrival_p99_us\n' > "$LAT"
+  LAT=$OUT/latency.tsv; : > "$OUT/stalls.txt"
+  printf "$LAT_HEAD" > "$LAT"
   rr_rate=$(max_rate wbc-rr); one_rate=$(max_rate wbc-one)
   points=() # "rate|row row ..." - half of wbc-rr's and of wbc-one's measured maximum, then a light load
   [ -n "$rr_rate" ] && points+=("$((rr_rate / 2))|limit haproxy socat ref-rr wbc-rr wbc-one")
@@ -64,24 +91,7 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   points+=("${LAT_LOW:-100000}|haproxy wbc-rr wbc-one wbc-one-linger wbc-one-coalesce")
   # A trickle, where --coalesce 1ms counts traffic as light and waits: what that costs.
   points+=("${LAT_TRICKLE:-10000}|wbc-one wbc-one-coalesce")
-  for point in "${points[@]}"; do
-    rate=${point%%|*}
-    for ((rep = 1; rep <= LAT_REPS; rep++)); do
-      for row in ${point#*|}; do
-        case $row in
-          limit) cmd="" ;;
-          haproxy) cmd="haproxy -db -f $CFG/haproxy.cfg" ;;
-          # A relay that only copies (reads as large as tcp.in's largest): the tail that the
-          # machine leaves a relay doing no work of its own, at the same offered rate.
-          socat) cmd="socat -b 262144 TCP-LISTEN:$L,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$B1" ;;
-          ref-rr) cmd="$TARGET/minrelay $L $B1 $B2" ;;
-          wbc-one-coalesce) [ -x "$BIN/wbc-one" ] || continue; cmd="$BIN/wbc-one --coalesce 1ms" ;;
-          *) [ -x "$BIN/$row" ] || continue; cmd=$BIN/$row ;;
-        esac
-        latency_row "$row" "$cmd" "$rate" "$rep" || true
-      done
-    done
-  done
+  latency_points "${points[@]}"
   # What the machine itself allows: one spinning thread per core, gaps in its clock readings.
   for ((rep = 1; rep <= LAT_REPS; rep++)); do
     "$TARGET/stalls" --seconds 3 | sed "s/^/stalls run $rep: /" >> "$OUT/stalls.txt"
@@ -108,6 +118,26 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
             printf "\n" }' \
       "$LAT" | tee -a "$EXTRA"
   done
+fi
+# p99 against the offered rate (64-byte lines) for wbc-one, socat (a hop that only copies) and
+# haproxy, at fixed rates: where each one's tail passes 1 ms on this machine, the load
+# generator included, whatever maximum the throughput table drew.
+if [[ " $EXTRAS " == *" curve "* ]]; then
+  CURVE=$OUT/curve.tsv; printf "$LAT_HEAD" > "$CURVE"
+  curve=()
+  for rate in ${LAT_CURVE:-6000000 12000000 15000000 18000000 21000000 24000000}; do
+    curve+=("$rate|socat wbc-one haproxy")
+  done
+  LAT_TSV=$CURVE latency_points "${curve[@]}"
+  extra "p99 against the offered rate: $LAT_REPS interleaved runs per relay and rate, 3 s each (first 0.5 s left out);"
+  extra "under_1ms: runs whose p99 was under 1 ms; held: runs that achieved 99 % of the offered rate"
+  awk -F'\t' "$AWK_MED"'
+    NR > 1 { k = $2 SUBSEP $1; if (!(k in n)) order[++m] = k; n[k]++; p99[k] = p99[k] " " $6
+             if ($6 + 0 < 1000) under[k]++; if ($4 + 0 >= 0.99 * $2) held[k]++ }
+    END { printf "%-10s %-8s %10s %9s %5s  %s\n", "rate", "row", "p99_us", "under_1ms", "held", "p99_us of each run"
+          for (i = 1; i <= m; i++) { k = order[i]; split(k, kk, SUBSEP)
+            printf "%-10s %-8s %10.1f %6d/%-2d %2d/%-2d %s\n", kk[1], kk[2], med(p99[k]), under[k], n[k], held[k], n[k], p99[k] } }' \
+    "$CURVE" | tee -a "$EXTRA"
 fi
 idle_row() { # row cmd count [lines each client sends first] [every-ms: send them again this often]
   local row=$1 cmd=$2 count=$3 said=${4:-0} every=${5:-0} d pid i before after hwm

@@ -22,7 +22,8 @@
 # that only the last lines it read, not yet acknowledged and so sent again, arrived twice)
 # and wbc-rr-funnel-down (nothing listens on its port from the start).
 # Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that
-# only copies, as the machine's floor), RSS with 10,000 idle client connections (and with
+# only copies, as the machine's floor), p99 against the offered rate for wbc-one, socat and
+# haproxy (LAT_CURVE="6000000 12000000 ..." lines/s: where each tail passes 1 ms), RSS with 10,000 idle client connections (and with
 # 10,000 agents that send a line every second: CPU too), and the time of a warm `wbc build`.
 #
 # Env knobs:
@@ -30,7 +31,7 @@
 #   REPS=3         interleaved repetitions per row (the median is shown)
 #   SIZES="64 1024"   line sizes to run
 #   ONLY="row ..."    only these rows (names as in the table; `limit` is always run)
-#   EXTRAS="latency idle build"   the measurements after the table (EXTRAS="" skips them)
+#   EXTRAS="latency curve idle build"   the measurements after the table (EXTRAS="" skips them)
 #   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown); LAT_LOW=100000
 #                  and LAT_TRICKLE=10000: the light loads (lines/s) after the two half loads
 #   VERIFY=1       one extra run per row that records and checks what the sinks got
@@ -58,7 +59,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/wbc-bench}; N=${N:-5000000}; N1K=${N1K:-$((N / 5))}; REPS=${REPS:-3}
-SIZES=${SIZES:-"64 1024"}; EXTRAS=${EXTRAS-"latency idle build"}; VERIFY=${VERIFY:-1}
+SIZES=${SIZES:-"64 1024"}; EXTRAS=${EXTRAS-"latency curve idle build"}; VERIFY=${VERIFY:-1}
 IDLE_MS=${IDLE_MS:-5000}; MAXRUN=${MAXRUN:-300}; CLIENTS=${CLIENTS:-1}
 # The extras are one-client measurements (the latency rates come from the table's maxima).
 [ "$CLIENTS" -gt 1 ] && EXTRAS=""
