@@ -44,11 +44,13 @@ latency_row() { # row cmd rate rep
 # Every relay of a rate point is measured at the same offered rate, LAT_REPS times,
 # interleaved; the table shows the median of each percentile and every run's p99.
 # The median of a space-separated list of numbers (awk), shared by the latency table and verdicts.
-AWK_MED='function med(s,   n, a, i, j, t) { n = split(s, a, " "); for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }; return n ? a[int((n + 1) / 2)] : "-" }'
+# A run that gave no p99 (the tool failed, or measured nothing) counts as unbounded latency.
+AWK_MED='function p99of(v) { return (v == "" || tolower(v) ~ /nan/) ? 1e12 : v }
+function med(s,   n, a, i, j, t) { n = split(s, a, " "); for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }; return n ? a[int((n + 1) / 2)] : "-" }'
 latency_table() {
   awk -F'\t' "$AWK_MED"'
   NR > 1 { k = $2 SUBSEP $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-           ach[k] = ach[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6; p999[k] = p999[k] " " $7; slow[k] = slow[k] " " $8; late[k] = late[k] " " $10; arr[k] = arr[k] " " $11 }
+           ach[k] = ach[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " p99of($6); p999[k] = p999[k] " " $7; slow[k] = slow[k] " " $8; late[k] = late[k] " " $10; arr[k] = arr[k] " " $11 }
   END {
     printf "%-10s %-10s %12s %9s %9s %9s %9s %9s  %-30s %s\n", "rate", "row", "achieved", "p50_us", "p99_us", "p999_us", "late_us", "arr_p99", "p99_us of each run", "slow_ms of each run"
     for (i = 1; i <= n; i++) { split(order[i], kk, SUBSEP)
@@ -109,8 +111,8 @@ if [[ " $EXTRAS " == *" latency "* ]]; then
   for pair in "wbc-rr|${rr_rate:-}" "wbc-one|${one_rate:-}"; do
     row=${pair%%|*}; rate=${pair#*|}; [ -n "$rate" ] || continue; rate=$((rate / 2))
     awk -F'\t' -v r="$row" -v rate="$rate" "$AWK_MED"'
-      $1 == r && $2 == rate { p99 = p99 " " $6; arr = arr " " $11; n++ }
-      $1 == "socat" && $2 == rate { floor = floor " " $6 }
+      $1 == r && $2 == rate { p99 = p99 " " p99of($6); arr = arr " " $11; n++ }
+      $1 == "socat" && $2 == rate { floor = floor " " p99of($6) }
       END { if (!n) exit; m = med(p99)
             printf "  %-5s %s p99 at half load (%d lines/s): %.1f us, median of %d runs (target under 1000 us)", (m < 1000 ? "MET" : "NOT"), r, rate, m, n
             printf "; to arrival in the sink socket: %.1f us", med(arr)
@@ -132,8 +134,8 @@ if [[ " $EXTRAS " == *" curve "* ]]; then
   extra "p99 against the offered rate: $LAT_REPS interleaved runs per relay and rate, 3 s each (first 0.5 s left out);"
   extra "under_1ms: runs whose p99 was under 1 ms; held: runs that achieved 99 % of the offered rate"
   awk -F'\t' "$AWK_MED"'
-    NR > 1 { k = $2 SUBSEP $1; if (!(k in n)) order[++m] = k; n[k]++; p99[k] = p99[k] " " $6
-             if ($6 + 0 < 1000) under[k]++; if ($4 + 0 >= 0.99 * $2) held[k]++ }
+    NR > 1 { k = $2 SUBSEP $1; if (!(k in n)) order[++m] = k; n[k]++; p99[k] = p99[k] " " p99of($6)
+             if (p99of($6) + 0 < 1000) under[k]++; if ($4 + 0 >= 0.99 * $2) held[k]++ }
     END { printf "%-10s %-8s %10s %9s %5s  %s\n", "rate", "row", "p99_us", "under_1ms", "held", "p99_us of each run"
           for (i = 1; i <= m; i++) { k = order[i]; split(k, kk, SUBSEP)
             printf "%-10s %-8s %10.1f %6d/%-2d %2d/%-2d %s\n", kk[1], kk[2], med(p99[k]), under[k], n[k], held[k], n[k], p99[k] } }' \
