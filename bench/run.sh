@@ -23,7 +23,7 @@
 # and wbc-rr-funnel-down (nothing listens on its port from the start).
 # Then: latency p50/p99/p99.9 at half of the measured maximum rate (with socat, a hop that
 # only copies, as the machine's floor), p99 against the offered rate for wbc-one, socat and
-# haproxy (LAT_CURVE="6000000 12000000 ..." lines/s: where each tail passes 1 ms), RSS with 10,000 idle client connections (and with
+# haproxy (where each tail passes 1 ms), RSS with 10,000 idle client connections (and with
 # 10,000 agents that send a line every second: CPU too), and the time of a warm `wbc build`.
 #
 # Env knobs:
@@ -34,6 +34,8 @@
 #   EXTRAS="latency curve idle build"   the measurements after the table (EXTRAS="" skips them)
 #   LAT_REPS=3     latency runs per relay and rate (interleaved; medians shown); LAT_LOW=100000
 #                  and LAT_TRICKLE=10000: the light loads (lines/s) after the two half loads
+#   LAT_CURVE="6000000 12000000 15000000 18000000 21000000 24000000"   the offered rates
+#                  (lines/s) of the p99-against-rate rows (EXTRAS=curve)
 #   VERIFY=1       one extra run per row that records and checks what the sinks got
 #   CLIENTS=1      the sender's connections: the data is split into CLIENTS line-aligned parts
 #                  sent at once, one connection each (many agents feeding one relay); with
